@@ -1,0 +1,26 @@
+"""App configuration: registers the system checks and the file clean-up on delete."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_delete
+from django.utils.translation import gettext_lazy as _
+
+
+class ChunkedUploadsConfig(AppConfig):
+    name = "chunked_uploads"
+    verbose_name = _("Chunked uploads")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the checks)
+        from .models import AbstractChunkedUpload
+        from .uploads import discard_file_on_delete
+
+        # Per concrete model, not for every sender: a global receiver would turn off
+        # Django's fast deletes for every model of the project.
+        for model in apps.get_models():
+            if issubclass(model, AbstractChunkedUpload):
+                post_delete.connect(
+                    discard_file_on_delete, sender=model, dispatch_uid=f"chunked_uploads:{model}"
+                )

@@ -1,0 +1,178 @@
+"""System checks for the ``DRF_CHUNKED_UPLOAD_*`` settings (ids ``chunked_uploads.E0xx``, never reused).
+
+Registered when the app is ready; ``manage.py check`` runs them, so a typo in a setting is reported
+at start-up, not as a 500 in the middle of someone's upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.core import checks
+
+from .conf import PREFIX, conf, resolve_storage
+from .hashing import digest_mode
+from .store import is_local_storage
+
+
+def _error(id_: int, msg: str, hint: str) -> checks.Error:
+    return checks.Error(msg, hint=hint, id=f"chunked_uploads.E{id_:03d}")
+
+
+@checks.register
+def check_checksum(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    algorithm = conf.checksum
+    if not isinstance(algorithm, str) or algorithm not in hashlib.algorithms_available:
+        return [
+            _error(
+                1,
+                f"{PREFIX}CHECKSUM is {algorithm!r}, which hashlib does not know.",
+                "Use a name from hashlib.algorithms_available, such as 'md5' or 'sha256'.",
+            )
+        ]
+    if algorithm.startswith("shake_"):
+        return [
+            _error(
+                1,
+                f"{PREFIX}CHECKSUM is {algorithm!r}, whose digest length is variable.",
+                "Use a fixed-length digest such as 'md5', 'sha1', 'sha256' or 'sha512'.",
+            )
+        ]
+    if digest_mode(algorithm) == "streaming":
+        return [
+            checks.Warning(
+                f"Checksum {algorithm!r} cannot be saved between requests on this platform: "
+                "completion re-reads the whole file to hash it.",
+                hint="Use md5, sha1, sha256 or sha512 with an OpenSSL-backed Python for O(1) "
+                "completion.",
+                id="chunked_uploads.W001",
+            )
+        ]
+    return []
+
+
+@checks.register(deploy=True)
+def check_digest_mode(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Under ``check --deploy``, say that completion is O(1) (W001 says when it is not)."""
+    algorithm = conf.checksum
+    if check_checksum() or digest_mode(algorithm) != "resumable":
+        return []
+    return [
+        checks.Info(
+            f"Checksum {algorithm!r} is resumable: completion compares the saved digest "
+            "and does not re-read the file.",
+            id="chunked_uploads.I001",
+        )
+    ]
+
+
+@checks.register
+def check_sizes(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for id_, name, value in (
+        (2, "MAX_BYTES", conf.max_bytes),
+        (3, "MAX_CHUNK_BYTES", conf.max_chunk_bytes),
+    ):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            errors.append(
+                _error(
+                    id_, f"{PREFIX}{name} is {value!r}.", "Use None (no limit) or a positive int."
+                )
+            )
+    return errors
+
+
+@checks.register
+def check_expiration(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    value = conf.expiration_delta
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        return [
+            _error(
+                4,
+                f"{PREFIX}EXPIRATION_DELTA is {value!r}.",
+                "Use a positive datetime.timedelta, such as timedelta(days=1).",
+            )
+        ]
+    return []
+
+
+@checks.register
+def check_names(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for name, value in (
+        ("PATH", conf.path),
+        ("COMPLETE_EXT", conf.complete_ext),
+        ("INCOMPLETE_EXT", conf.incomplete_ext),
+        ("NAMED_URL", conf.named_url),
+    ):
+        if not isinstance(value, str):
+            errors.append(_error(5, f"{PREFIX}{name} is {value!r}.", "Use a string."))
+    upload_to = conf.upload_to
+    if upload_to is not None and not (isinstance(upload_to, str) or callable(upload_to)):
+        errors.append(
+            _error(
+                5,
+                f"{PREFIX}TO is {upload_to!r}.",
+                "Use None, a string such as 'uploads/{{ instance.id }}.part' or a callable "
+                "(instance, filename) -> str.",
+            )
+        )
+    return errors
+
+
+@checks.register
+def check_storage(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    try:
+        storage = resolve_storage(conf.storage_class)
+    except Exception as error:  # any import or construction error is the setting's fault
+        return [
+            _error(
+                6,
+                f"{PREFIX}STORAGE_CLASS {conf.storage_class!r} cannot be used: {error}",
+                "Use None (the default storage), a STORAGES alias, a Storage subclass or its "
+                "dotted path.",
+            )
+        ]
+    if not is_local_storage(storage):
+        return [
+            _error(
+                7,
+                f"{PREFIX}STORAGE_CLASS gives {type(storage).__name__}, which is not a "
+                "FileSystemStorage.",
+                "This release stores uploads in progress on a FileSystemStorage only.",
+            )
+        ]
+    return []
+
+
+@checks.register
+def check_lease(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    value = conf.lease_seconds
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        return [
+            _error(
+                8,
+                f"{PREFIX}LEASE_SECONDS is {value!r}.",
+                "Use a positive number of seconds, longer than a slow client takes to send 1 MiB.",
+            )
+        ]
+    return []

@@ -1,0 +1,169 @@
+"""The protocol's errors, as DRF ``APIException`` subclasses with stable ``code``s.
+
+The ``detail`` strings are part of the wire contract (PROTOCOL.md): drf-chunked-upload clients match
+on them, so they are kept verbatim, typos and all. Every body also carries the machine-readable
+``code`` and, where the protocol says so, extra keys such as ``expected_offset``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import APIException, ErrorDetail
+
+
+class ChunkedUploadError(APIException):
+    """Base class: a 400 whose body is ``{"detail": ..., "code": ..., **extra}``."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Invalid chunked upload request"
+    default_code = "invalid"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        message = detail if detail is not None else self.default_detail
+        super().__init__(message, self.default_code)
+        self.extra = extra
+        # Set the body directly: DRF would turn the integer extras into strings.
+        self.detail: Any = {
+            "detail": ErrorDetail(str(message), self.default_code),
+            "code": self.default_code,
+            **extra,
+        }
+
+    def __str__(self) -> str:
+        return str(self.detail["detail"])
+
+
+class NoChunkSubmitted(ChunkedUploadError):
+    default_detail = "No chunk file was submitted"
+    default_code = "no_chunk"
+
+
+class InvalidContentRange(ChunkedUploadError):
+    default_detail = "Error in request headers"
+    default_code = "invalid_content_range"
+
+
+class RangeExceedsTotal(ChunkedUploadError):
+    default_code = "range_exceeds_total"
+
+    def __init__(self, total: int) -> None:
+        super().__init__(f"End of chunk exceeds reported total ({total} bytes)")
+
+
+class SizeLimitExceeded(ChunkedUploadError):
+    default_code = "size_limit_exceeded"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Size of file exceeds the limit ({limit} bytes)", limit=limit)
+
+
+class ChunkTooLarge(ChunkedUploadError):
+    default_code = "chunk_too_large"
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"Chunk of {length} bytes exceeds the per-chunk limit ({limit} bytes)", limit=limit
+        )
+
+
+class ChunkSizeMismatch(ChunkedUploadError):
+    default_code = "chunk_size_mismatch"
+
+    def __init__(self, size: int, reported: int) -> None:
+        super().__init__(
+            f"File size doesn't match headers: file size is {size} but {reported} reported"
+        )
+
+
+class UploadExpired(ChunkedUploadError):
+    status_code = status.HTTP_410_GONE
+    default_detail = "Upload has expired"
+    default_code = "upload_expired"
+
+
+class UploadAlreadyComplete(ChunkedUploadError):
+    default_detail = 'Upload has already been marked as "complete"'
+    default_code = "upload_complete"
+
+
+class OffsetMismatch(ChunkedUploadError):
+    default_code = "offset_mismatch"
+
+    def __init__(self, expected: int, provided: int) -> None:
+        super().__init__("Offsets do not match", expected_offset=expected, provided_offset=provided)
+
+
+class TotalMismatch(ChunkedUploadError):
+    default_code = "total_mismatch"
+
+    def __init__(self, expected: int, provided: int) -> None:
+        super().__init__(
+            f"Total size does not match: the upload was started with a total of {expected} bytes"
+            f" but this chunk reports {provided} bytes",
+            expected_total=expected,
+            provided_total=provided,
+        )
+
+
+class UserRequired(ChunkedUploadError):
+    default_detail = "Upload requires user authentication but user cannot be determined"
+    default_code = "user_required"
+
+
+class ChecksumRequired(ChunkedUploadError):
+    default_code = "checksum_required"
+
+    def __init__(self, algorithm: str) -> None:
+        super().__init__(f"Checksum of type '{algorithm}' is required")
+
+
+class UploadIncomplete(ChunkedUploadError):
+    default_code = "upload_incomplete"
+
+    def __init__(self, received: int, total: int) -> None:
+        super().__init__(
+            f"Upload is incomplete: {received} of {total} bytes were received",
+            offset=received,
+            size=total,
+        )
+
+
+class ChecksumMismatch(ChunkedUploadError):
+    default_detail = "checksum does not match"
+    default_code = "checksum_mismatch"
+
+
+class ChunkDigestMismatch(ChunkedUploadError):
+    default_code = "chunk_digest_mismatch"
+
+    def __init__(self, header: str, algorithm: str) -> None:
+        super().__init__(
+            f"The chunk's {header} ({algorithm}) does not match the bytes received;"
+            " the chunk was discarded"
+        )
+
+
+class InvalidChunkDigest(ChunkedUploadError):
+    default_code = "invalid_chunk_digest"
+
+    def __init__(self, header: str) -> None:
+        super().__init__(f"The {header} header is malformed or names no supported algorithm")
+
+
+class UploadBusy(ChunkedUploadError):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Upload is busy: another request is writing to it. Retry after it finished."
+    default_code = "upload_busy"
+
+
+class IncompleteChunk(ChunkedUploadError):
+    """The request body ended before the chunk did (client disconnect or a truncated body)."""
+
+    default_code = "incomplete_chunk"
+
+    def __init__(self, received: int, expected: int) -> None:
+        super().__init__(
+            f"The request body ended after {received} of {expected} bytes; the chunk was discarded"
+        )

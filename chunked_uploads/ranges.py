@@ -1,0 +1,62 @@
+"""Parse and validate the ``Content-Range`` header of a chunk: ``bytes START-END/TOTAL``.
+
+Pure Python, no Django: the protocol's header checks live here so that every wire front end (and the
+fuzz tests) use the same rules. ``END`` is inclusive, as in RFC 9110 section 14.4.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Digits only, ASCII only: ``\d`` would also accept other scripts' digits, which int() happily parses.
+_PATTERN = re.compile(r"bytes ([0-9]+)-([0-9]+)/([0-9]+)", re.ASCII)
+# A header longer than this cannot be a sane range; refusing it keeps int() off huge strings.
+_MAX_HEADER_LENGTH = 128
+
+
+class MalformedRange(ValueError):
+    """The header is missing or does not match ``bytes START-END/TOTAL``."""
+
+
+class RangeExceedsTotal(ValueError):
+    """``END >= TOTAL`` or ``START > END``."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(total)
+        self.total = total
+
+
+@dataclass(frozen=True)
+class ContentRange:
+    """A validated chunk range: ``0 <= start <= end < total``."""
+
+    start: int
+    end: int
+    total: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    @property
+    def is_last(self) -> bool:
+        return self.end + 1 == self.total
+
+    @classmethod
+    def whole(cls, total: int) -> ContentRange:
+        """The range of a whole file sent at once; an empty file is ``0--1/0``, of length 0."""
+        return cls(0, total - 1, total)
+
+
+def parse_content_range(header: str | None) -> ContentRange:
+    """Parse a ``Content-Range`` value; raise ``MalformedRange`` or ``RangeExceedsTotal``."""
+    if not header or len(header) > _MAX_HEADER_LENGTH:
+        raise MalformedRange(header)
+    match = _PATTERN.fullmatch(header)
+    if match is None:
+        raise MalformedRange(header)
+    start, end, total = (int(group) for group in match.groups())
+    if end >= total or start > end:
+        raise RangeExceedsTotal(total)
+    return ContentRange(start, end, total)

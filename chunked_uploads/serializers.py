@@ -1,0 +1,63 @@
+"""Serializers: the upload as the protocol returns it, and the request bodies of each action.
+
+The request serializers are not used to parse chunks (the streaming parsers do that); they describe
+the bodies for the OpenAPI schema and validate the completion's checksum field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from .conf import conf
+from .models import ChunkedUpload
+
+
+class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
+    """``{id, url, offset, expires, filename, size, status, created_at, completed_at}``."""
+
+    url = serializers.SerializerMethodField(help_text="Absolute URL of this upload.")
+    expires = serializers.DateTimeField(
+        source="expires_at", read_only=True, help_text="When an incomplete upload expires."
+    )
+
+    class Meta:
+        model = ChunkedUpload
+        fields = (
+            "id",
+            "url",
+            "filename",
+            "offset",
+            "size",
+            "status",
+            "created_at",
+            "completed_at",
+            "expires",
+        )
+        read_only_fields = fields
+
+    def get_url(self, obj: Any) -> str:
+        return reverse(conf.named_url, kwargs={"pk": obj.pk}, request=self.context.get("request"))
+
+
+class ChunkRequestSerializer(serializers.Serializer[Any]):
+    """A chunk as a multipart form: the bytes, and optionally the file's name."""
+
+    file = serializers.FileField(help_text="The chunk's bytes.")
+    filename = serializers.CharField(
+        required=False, help_text="The file's name (default: the part's file name)."
+    )
+
+
+class ChecksumSerializer(serializers.Serializer[Any]):
+    """The completion body: one field named after the configured algorithm (``md5`` by default)."""
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        fields[conf.checksum] = serializers.CharField(
+            max_length=128,
+            help_text=f"Hex {conf.checksum} digest of the whole file (case-insensitive).",
+        )
+        return fields

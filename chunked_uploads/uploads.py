@@ -1,0 +1,345 @@
+"""The transactional core of an upload, without HTTP: ``start``, ``resume``, ``complete``, ``abort``.
+
+Writers of one upload are serialized by a lease in its row: a conditional ``UPDATE`` takes it (the
+same on SQLite, PostgreSQL and MariaDB, and no transaction stays open while bytes stream), the writer
+renews it while it makes progress, and the new offset is recorded by another conditional ``UPDATE``
+(``... WHERE lease_token = T AND offset = start``), so even a lost lease cannot move an offset twice.
+Before writing, the store drops any byte past the recorded offset: bytes of a request that died
+before it was acknowledged never survive. Completion compares the running digest saved in the row,
+so it never re-reads the file (unless the algorithm cannot be saved, see ``hashing.py``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from . import exceptions, signals
+from .conf import conf
+from .hashing import is_resumable, new_digest
+from .models import AbstractChunkedUpload, UploadStatus
+from .ranges import ContentRange
+from .store import ChunkStore, ChunkWriter, StoreBusy, StoredBytesMissing, get_store
+
+Upload = TypeVar("Upload", bound=AbstractChunkedUpload)
+
+_FREE_LEASE = {"lease_token": None, "lease_expires_at": None}
+_READ_SIZE = 1024 * 1024
+
+
+class StoredBytesLost(exceptions.ChunkedUploadError):
+    status_code = 410
+    default_detail = "The upload's stored bytes are missing; start a new upload"
+    default_code = "stored_bytes_missing"
+
+
+def _lease_until() -> datetime:
+    return timezone.now() + _lease_delta()
+
+
+def _lease_delta() -> timedelta:
+    return timedelta(seconds=conf.lease_seconds)
+
+
+def _acquire(upload: Upload) -> uuid.UUID:
+    """Take the upload's lease or explain, from its current state, why not."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    free = Q(lease_token__isnull=True) | Q(lease_expires_at__lte=now)
+    manager = type(upload)._default_manager
+    taken = (
+        manager.filter(pk=upload.pk)
+        .filter(free)
+        .update(lease_token=token, lease_expires_at=now + _lease_delta())
+    )
+    _refresh(upload)
+    if not taken:
+        raise exceptions.UploadBusy()
+    return token
+
+
+def _refresh(upload: AbstractChunkedUpload) -> None:
+    try:
+        upload.refresh_from_db()
+    except type(upload).DoesNotExist:
+        raise NotFound() from None
+
+
+def _release(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
+    type(upload)._default_manager.filter(pk=upload.pk, lease_token=token).update(**_FREE_LEASE)
+
+
+def check_writable(upload: AbstractChunkedUpload) -> None:
+    """Refuse an expired or completed upload (checks 7 and 8 of the protocol)."""
+    if upload.expired:
+        raise exceptions.UploadExpired()
+    if upload.status == UploadStatus.COMPLETE:
+        raise exceptions.UploadAlreadyComplete()
+
+
+def check_range(upload: AbstractChunkedUpload, byte_range: ContentRange) -> None:
+    """Refuse a chunk that does not continue the upload (checks 9 and 10)."""
+    if upload.offset != byte_range.start:
+        raise exceptions.OffsetMismatch(upload.offset, byte_range.start)
+    if upload.size is not None and upload.size != byte_range.total:
+        raise exceptions.TotalMismatch(upload.size, byte_range.total)
+
+
+class ChunkSession:
+    """One chunk being written under the upload's lease; ``commit()`` acknowledges it."""
+
+    def __init__(
+        self,
+        upload: AbstractChunkedUpload,
+        token: uuid.UUID,
+        byte_range: ContentRange | None,
+        store: ChunkStore,
+        *,
+        created: bool,
+        max_bytes: int | None = None,
+    ) -> None:
+        self.upload = upload
+        # ``None``: a whole file whose length is known only at its end, bounded by ``max_bytes``.
+        self.byte_range = byte_range
+        self.max_bytes = max_bytes
+        self.received = 0
+        self._token = token
+        self._store = store
+        self._created = created
+        self._renewed_at = time.monotonic()
+        algorithm = upload.checksum_algorithm
+        self._digest = (
+            new_digest(algorithm, upload.digest_state) if is_resumable(algorithm) else None
+        )
+        start = byte_range.start if byte_range is not None else 0
+        self._writer: ChunkWriter | None = _open_writer(store, upload, start)
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Store the next bytes of the chunk and feed them to the running digest."""
+        self._check_length(self.received + len(data))
+        self._renew_if_due()
+        assert self._writer is not None, "write() after commit() or abort()"
+        self._writer.write(data)
+        if self._digest is not None:
+            self._digest.update(data)
+        self.received += len(data)
+
+    def commit(self, filename: str | None = None) -> AbstractChunkedUpload:
+        """Acknowledge the chunk: record the new offset and digest state, release the lease."""
+        byte_range = self.byte_range or ContentRange.whole(self.received)
+        if self.received != byte_range.length:
+            raise exceptions.ChunkSizeMismatch(self.received, byte_range.length)
+        self.byte_range = byte_range
+        assert self._writer is not None, "commit() twice"
+        if conf.fsync:
+            self._writer.sync()
+        self._close_writer()
+        upload = self.upload
+        fields: dict[str, Any] = {
+            "offset": byte_range.end + 1,
+            "size": byte_range.total,
+            "digest_state": self._digest.state() if self._digest is not None else None,
+            **_FREE_LEASE,
+        }
+        if filename:
+            fields["filename"] = filename
+        manager = type(upload)._default_manager
+        updated = manager.filter(
+            pk=upload.pk, lease_token=self._token, offset=byte_range.start
+        ).update(**fields)
+        if not updated:
+            # The lease ran out and another request took over: these bytes are not ours to
+            # acknowledge; that request already truncated them away or will.
+            raise exceptions.UploadBusy()
+        for name, value in fields.items():
+            setattr(upload, name, value)
+        self._send_signals()
+        return upload
+
+    def abort(self) -> None:
+        """Give up the chunk: its bytes are dropped by the next writer; a new upload is removed."""
+        self._close_writer()
+        if self._created:
+            delete_upload(self.upload)
+        else:
+            _release(self.upload, self._token)
+
+    def _check_length(self, length: int) -> None:
+        if self.byte_range is not None and length > self.byte_range.length:
+            raise exceptions.ChunkSizeMismatch(length, self.byte_range.length)
+        if self.byte_range is None and self.max_bytes is not None and length > self.max_bytes:
+            raise exceptions.SizeLimitExceeded(self.max_bytes)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _renew_if_due(self) -> None:
+        if time.monotonic() - self._renewed_at < conf.lease_seconds / 3:
+            return
+        manager = type(self.upload)._default_manager
+        if not manager.filter(pk=self.upload.pk, lease_token=self._token).update(
+            lease_expires_at=_lease_until()
+        ):
+            raise exceptions.UploadBusy()
+        self._renewed_at = time.monotonic()
+
+    def _send_signals(self) -> None:
+        sender = type(self.upload)
+        if self._created:
+            signals.upload_started.send(sender=sender, upload=self.upload)
+        assert self.byte_range is not None
+        signals.chunk_received.send(
+            sender=sender,
+            upload=self.upload,
+            start=self.byte_range.start,
+            end=self.byte_range.end,
+        )
+
+
+def _open_writer(store: ChunkStore, upload: AbstractChunkedUpload, offset: int) -> ChunkWriter:
+    try:
+        return store.open_writer(upload.file.name, offset)
+    except StoreBusy:
+        raise exceptions.UploadBusy() from None
+    except (StoredBytesMissing, FileNotFoundError):
+        raise StoredBytesLost() from None
+
+
+def start(
+    model: type[AbstractChunkedUpload],
+    byte_range: ContentRange | None,
+    filename: str | None,
+    owner: Mapping[str, Any],
+    max_bytes: int | None = None,
+) -> ChunkSession:
+    """Create an upload for its first chunk and open that chunk for writing.
+
+    ``byte_range`` is ``None`` for a whole file whose length the request did not tell.
+    """
+    if byte_range is not None and byte_range.start != 0:
+        raise exceptions.OffsetMismatch(0, byte_range.start)
+    token = uuid.uuid4()
+    upload = model(
+        size=byte_range.total if byte_range is not None else None,
+        checksum_algorithm=conf.checksum,
+        lease_token=token,
+        lease_expires_at=_lease_until(),
+        **owner,
+    )
+    upload.filename = filename or str(upload.pk)
+    upload.save(force_insert=True)
+    store = get_store()
+    try:
+        field = upload._meta.get_field("file")
+        upload.file.name = store.create(field.generate_filename(upload, upload.filename))  # type: ignore[attr-defined]
+        model._default_manager.filter(pk=upload.pk).update(file=upload.file.name)
+        return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
+    except BaseException:
+        delete_upload(upload)
+        raise
+
+
+def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSession:
+    """Open the next chunk of an existing upload for writing, after the protocol's checks."""
+    try:
+        token = _acquire(upload)
+    except exceptions.UploadBusy:
+        # Another request holds the upload: answer as precisely as its state allows.
+        check_writable(upload)
+        check_range(upload, byte_range)
+        raise
+    try:
+        check_writable(upload)
+        check_range(upload, byte_range)
+        return ChunkSession(upload, token, byte_range, get_store(), created=False)
+    except BaseException:
+        _release(upload, token)
+        raise
+
+
+def complete(upload: Upload, checksum: str | None) -> Upload:
+    """Verify the whole file's checksum (unless ``None``) and finalize the upload."""
+    try:
+        token = _acquire(upload)
+    except exceptions.UploadBusy:
+        check_writable(upload)
+        raise
+    try:
+        check_writable(upload)
+        if upload.size is None or upload.offset != upload.size:
+            raise exceptions.UploadIncomplete(upload.offset, upload.size or 0)
+        actual = whole_file_digest(upload)
+        if checksum is not None and actual != checksum.strip().lower():
+            raise exceptions.ChecksumMismatch()
+        _finalize(upload, token, actual)
+    except BaseException:
+        _release(upload, token)
+        raise
+    signals.upload_completed.send(sender=type(upload), upload=upload)
+    return upload
+
+
+def whole_file_digest(upload: AbstractChunkedUpload) -> str:
+    """The hex digest of the stored bytes: from the saved state, or by reading them back."""
+    algorithm = conf.checksum
+    if algorithm == upload.checksum_algorithm and is_resumable(algorithm):
+        return new_digest(algorithm, upload.digest_state).hexdigest()
+    digest = new_digest(algorithm)
+    with get_store().open_reader(upload.file.name) as reader:
+        while block := reader.read(_READ_SIZE):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _finalize(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: str) -> None:
+    name = upload.file.name
+    final_name = name
+    if conf.complete_ext != conf.incomplete_ext:
+        final_name = posixpath.splitext(name)[0] + conf.complete_ext
+    fields: dict[str, Any] = {
+        "status": UploadStatus.COMPLETE,
+        "completed_at": timezone.now(),
+        "checksum": checksum,
+        **_FREE_LEASE,
+    }
+    with transaction.atomic():
+        # The rename happens inside the transaction: if it fails, the row still names the part.
+        manager = type(upload)._default_manager
+        if not manager.filter(pk=upload.pk, lease_token=token).update(**fields):
+            raise exceptions.UploadBusy()
+        fields["file"] = get_store().finalize(name, final_name)
+        manager.filter(pk=upload.pk).update(file=fields["file"])
+    for field, value in fields.items():
+        setattr(upload, field, value)
+
+
+def abort(upload: AbstractChunkedUpload) -> None:
+    """Abort an upload on the client's request: remove its record and its bytes."""
+    _acquire(upload)
+    signals.upload_aborted.send(sender=type(upload), upload=upload)
+    delete_upload(upload)
+
+
+def delete_upload(upload: AbstractChunkedUpload) -> None:
+    """Delete the record; its bytes go with it (see ``discard_file_on_delete``)."""
+    upload.delete()
+
+
+def discard_file_on_delete(
+    sender: type[AbstractChunkedUpload], instance: Any, **kwargs: Any
+) -> None:
+    """``post_delete`` receiver: remove the bytes once the deletion is committed (no orphans)."""
+    name = instance.file.name if instance.file else None
+    if name:
+        transaction.on_commit(lambda: get_store().discard(name), using=kwargs.get("using"))

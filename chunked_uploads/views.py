@@ -1,0 +1,268 @@
+"""``ChunkedUploadViewSet``: the protocol's HTTP surface, thin actions over ``uploads.py``.
+
+Mounted by ``ChunkedUploadRouter``: ``PUT`` on the list route is ``create`` (first chunk), ``PUT`` on
+the detail route is ``partial_update`` (append), ``POST`` on the detail route is ``complete`` and
+``POST`` on the list route is ``create_complete`` (a whole file at once). ``list``, ``retrieve``
+(``GET``/``HEAD``) and ``destroy`` (abort) are the ``ModelViewSet`` ones. drf-chunked-upload's hooks
+are kept: ``field_name``, ``model``, ``user_field_name``, ``max_bytes``/``get_max_bytes``,
+``do_checksum_check``, ``get_response_data`` and ``on_completion``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import QuerySet
+from django.utils.cache import add_never_cache_headers
+from rest_framework import status, viewsets
+from rest_framework.exceptions import ErrorDetail
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import exceptions, uploads
+from .conf import conf
+from .models import AbstractChunkedUpload, ChunkedUpload
+from .parsers import (
+    BLOCK_SIZE,
+    ChunkWriter,
+    StreamingMultiPartParser,
+    StreamingOctetStreamParser,
+    clean_filename,
+)
+from .ranges import ContentRange, MalformedRange, RangeExceedsTotal, parse_content_range
+from .serializers import ChunkedUploadSerializer
+
+CHUNK_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
+
+
+class NoChunkParser(BaseParser):
+    """Any other content type on a chunk action: there is no chunk (check 1), body unread."""
+
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        raise exceptions.NoChunkSubmitted()
+
+
+class ChunkReceiver:
+    """The view's ``ChunkSink``: checks a chunk when it begins, then opens it for writing."""
+
+    def __init__(self, view: ChunkedUploadViewSet, request: Request, *, whole: bool) -> None:
+        self.view = view
+        self.request = request
+        self.whole = whole
+        self.field_name = view.field_name
+        self.session: uploads.ChunkSession | None = None
+
+    def begin(self, filename: str | None, length: int | None) -> ChunkWriter:
+        byte_range = self._byte_range(length)
+        view = self.view
+        if byte_range is not None:
+            view.check_chunk_size(self.request, byte_range, length)
+        if self.whole or view.action == "create":
+            owner = view.get_owner_fields(self.request)
+            max_bytes = view.get_max_bytes(self.request)
+            self.session = uploads.start(view.get_model(), byte_range, filename, owner, max_bytes)
+        else:
+            assert byte_range is not None
+            self.session = uploads.resume(view.get_object(), byte_range)
+        return self.session
+
+    def begin_from_file(self, file: Any) -> None:
+        """Feed a chunk that something (a middleware reading ``request.POST``) parsed already."""
+        writer = self.begin(clean_filename(file.name), None)
+        for block in file.chunks(BLOCK_SIZE):
+            writer.write(block)
+
+    def _byte_range(self, length: int | None) -> ContentRange | None:
+        if self.whole:
+            return None if length is None else ContentRange.whole(length)
+        try:
+            return parse_content_range(self.request.META.get("HTTP_CONTENT_RANGE"))
+        except MalformedRange:
+            raise exceptions.InvalidContentRange() from None
+        except RangeExceedsTotal as error:
+            raise exceptions.RangeExceedsTotal(error.total) from None
+
+
+class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
+    """Large, resumable, chunked uploads (see the protocol reference in the docs)."""
+
+    model: type[AbstractChunkedUpload] = ChunkedUpload
+    queryset = None
+    serializer_class = ChunkedUploadSerializer
+    field_name = "file"
+    user_field_name = "user"
+    max_bytes: int | None = None
+    do_checksum_check = True
+    chunk_parser_classes: Sequence[type[BaseParser]] = (
+        StreamingMultiPartParser,
+        StreamingOctetStreamParser,
+        NoChunkParser,
+    )
+    completion_parser_classes: Sequence[type[BaseParser]] = (
+        JSONParser,
+        MultiPartParser,
+        FormParser,
+    )
+    http_method_names = ["get", "put", "post", "delete", "head", "options"]
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def get_model(self) -> type[AbstractChunkedUpload]:
+        queryset = self.queryset
+        return queryset.model if queryset is not None else self.model
+
+    def get_queryset(self) -> QuerySet[Any]:
+        """The uploads the caller may see: their own while ``USER_RESTRICTED`` is on."""
+        queryset = (
+            self.queryset.all() if self.queryset is not None else self.model._default_manager.all()
+        )
+        if conf.user_restricted and self._user_field() is not None:
+            user = getattr(self.request, "user", None)
+            if user is None or not user.is_authenticated:
+                return queryset.none()
+            queryset = queryset.filter(**{self.user_field_name: user})
+        return queryset
+
+    def get_max_bytes(self, request: Request) -> int | None:
+        """The largest file this request may upload; ``None`` means no limit."""
+        return self.max_bytes if self.max_bytes is not None else conf.max_bytes
+
+    def get_owner_fields(self, request: Request) -> dict[str, Any]:
+        """Fields that tie a new upload to its owner (check 11 of the protocol)."""
+        field = self._user_field()
+        if field is None:
+            return {}
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return {self.user_field_name: user}
+        if field.null:
+            return {self.user_field_name: None}
+        raise exceptions.UserRequired()
+
+    def get_response_data(self, upload: AbstractChunkedUpload, request: Request) -> Any:
+        """The body of a successful completion."""
+        return self.get_serializer(upload).data
+
+    def on_completion(self, upload: AbstractChunkedUpload, request: Request) -> Response | None:
+        """Called after an upload completed; return a ``Response`` to replace the default one."""
+        return None
+
+    def check_chunk_size(
+        self, request: Request, byte_range: ContentRange, length: int | None
+    ) -> None:
+        """Checks 4 and 5, from the headers alone: total and chunk limits, body length."""
+        max_bytes = self.get_max_bytes(request)
+        if max_bytes is not None and byte_range.total > max_bytes:
+            raise exceptions.SizeLimitExceeded(max_bytes)
+        max_chunk = conf.max_chunk_bytes
+        if max_chunk is not None and byte_range.length > max_chunk:
+            raise exceptions.ChunkTooLarge(byte_range.length, max_chunk)
+        if length is not None and length != byte_range.length:
+            raise exceptions.ChunkSizeMismatch(length, byte_range.length)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Start an upload with its first chunk (``PUT`` on the list route)."""
+        upload = self.receive_chunk(request, whole=False)
+        return Response(self.get_serializer(upload).data, status=status.HTTP_200_OK)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Append the next chunk (``PUT`` on the detail route)."""
+        upload = self.receive_chunk(request, whole=False)
+        return Response(self.get_serializer(upload).data, status=status.HTTP_200_OK)
+
+    def complete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Verify the whole file's checksum and finish (``POST`` on the detail route)."""
+        checksum = self.get_checksum(request)
+        upload = uploads.complete(self.get_object(), checksum)
+        return self.completed_response(upload, request)
+
+    def create_complete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Upload a whole file and its checksum in one request (``POST`` on the list route)."""
+        upload = self.receive_chunk(request, whole=True)
+        try:
+            upload = uploads.complete(upload, self.get_checksum(request))
+        except BaseException:
+            uploads.delete_upload(upload)  # a failed single shot leaves nothing behind
+            raise
+        return self.completed_response(upload, request)
+
+    def perform_destroy(self, instance: AbstractChunkedUpload) -> None:
+        uploads.abort(instance)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def receive_chunk(self, request: Request, *, whole: bool) -> AbstractChunkedUpload:
+        """Stream the request's chunk into the upload and acknowledge it."""
+        receiver = ChunkReceiver(self, request, whole=whole)
+        request.parser_context["chunk_sink"] = receiver
+        try:
+            data = request.data
+            if receiver.session is None:
+                file = request.FILES.get(self.field_name)
+                if file is None:
+                    raise exceptions.NoChunkSubmitted()
+                receiver.begin_from_file(file)
+            assert receiver.session is not None
+            filename = clean_filename(data.get("filename")) if hasattr(data, "get") else None
+            return receiver.session.commit(filename=filename)
+        except BaseException:
+            if receiver.session is not None:
+                receiver.session.abort()
+            raise
+
+    def get_checksum(self, request: Request) -> str | None:
+        """The whole file's checksum from the body (or the query string), if checks are on."""
+        if not self.do_checksum_check:
+            return None
+        algorithm = conf.checksum
+        value = request.data.get(algorithm) if hasattr(request.data, "get") else None
+        value = value or request.query_params.get(algorithm)
+        if not value or not isinstance(value, str):
+            raise exceptions.ChecksumRequired(algorithm)
+        return value
+
+    def completed_response(self, upload: AbstractChunkedUpload, request: Request) -> Response:
+        response = self.on_completion(upload, request)
+        if isinstance(response, Response):
+            return response
+        return Response(self.get_response_data(upload, request), status=status.HTTP_200_OK)
+
+    def get_parsers(self) -> list[BaseParser]:
+        action = getattr(self, "action", None)
+        if action is None and getattr(self, "request", None) is not None:
+            action = getattr(self, "action_map", {}).get(self.request.method.lower())
+        if action in CHUNK_ACTIONS:
+            return [parser() for parser in self.chunk_parser_classes]
+        if action == "complete":
+            return [parser() for parser in self.completion_parser_classes]
+        return super().get_parsers()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """Give DRF's own errors (404, 403, 415, ...) the ``code`` key that ours carry."""
+        response = super().handle_exception(exc)
+        data = response.data
+        if isinstance(data, dict) and "code" not in data:
+            detail = data.get("detail")
+            if isinstance(detail, ErrorDetail):
+                data["code"] = detail.code
+        return response
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)  # offsets change with every chunk
+        return response
+
+    def _user_field(self) -> Any:
+        try:
+            return self.get_model()._meta.get_field(self.user_field_name)
+        except FieldDoesNotExist:
+            return None

@@ -1,0 +1,20 @@
+"""Test settings: the example project's, with a throw-away media root and ``DATABASE_URL`` support.
+
+Without ``DATABASE_URL`` the suite runs on SQLite alone; ``.ci/run`` repeats it on PostgreSQL and
+MariaDB by setting ``DATABASE_URL``.
+"""
+
+import os
+import tempfile
+
+from demo.database import from_url
+from demo.settings import *  # noqa: F403
+from demo.settings import BASE_DIR
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+DATABASES = {"default": from_url(DATABASE_URL, BASE_DIR / "test-db.sqlite3")}
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="chunked-uploads-tests-")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False
