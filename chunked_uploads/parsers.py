@@ -20,6 +20,8 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
+from .digests import BodyDigests, DigestingStream
+
 # Bytes read from the request per step: large enough for full-speed I/O, small enough to bound
 # memory whatever the chunk size.
 BLOCK_SIZE = 1024 * 1024
@@ -34,6 +36,7 @@ class ChunkSink(Protocol):
     """What the view offers the parsers: where a chunk's bytes go."""
 
     field_name: str
+    body_digests: BodyDigests | None
 
     def begin(self, filename: str | None, length: int | None) -> ChunkWriter:
         """Check the request and open the chunk; ``length`` is the body length when known."""
@@ -53,6 +56,13 @@ def clean_filename(name: str | None) -> str | None:
 def _sink(parser_context: Mapping[str, Any] | None) -> ChunkSink:
     sink: ChunkSink = (parser_context or {})["chunk_sink"]
     return sink
+
+
+def _digesting(stream: IO[Any], sink: ChunkSink) -> IO[Any]:
+    """The body stream, hashed on the way when the request announced body digests."""
+    if sink.body_digests is None:
+        return stream
+    return DigestingStream(stream, sink.body_digests)  # type: ignore[return-value]
 
 
 class _SinkUploadHandler(FileUploadHandler):
@@ -95,9 +105,12 @@ class StreamingMultiPartParser(BaseParser):
         request = context["request"]
         meta = request.META.copy()
         meta["CONTENT_TYPE"] = media_type
-        handler = _SinkUploadHandler(_sink(context))
+        sink = _sink(context)
+        handler = _SinkUploadHandler(sink)
         try:
-            parser = DjangoMultiPartParser(meta, stream, [handler], request.encoding)
+            parser = DjangoMultiPartParser(
+                meta, _digesting(stream, sink), [handler], request.encoding
+            )
             data, files = parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
@@ -124,7 +137,9 @@ class StreamingOctetStreamParser(BaseParser):
         context = parser_context or {}
         request = context["request"]
         length = int(request.META.get("CONTENT_LENGTH") or 0)
-        writer = _sink(context).begin(disposition_filename(request.META), length)
+        sink = _sink(context)
+        writer = sink.begin(disposition_filename(request.META), length)
+        stream = _digesting(stream, sink)
         remaining = length
         while remaining > 0:
             try:

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 
 from . import exceptions, uploads
 from .conf import conf
+from .digests import parse_body_digests
 from .models import AbstractChunkedUpload, ChunkedUpload
 from .parsers import (
     BLOCK_SIZE,
@@ -56,6 +57,7 @@ class ChunkReceiver:
         self.whole = whole
         self.field_name = view.field_name
         self.session: uploads.ChunkSession | None = None
+        self.body_digests = parse_body_digests(request.META)
 
     def begin(self, filename: str | None, length: int | None) -> ChunkWriter:
         byte_range = self._byte_range(length)
@@ -210,6 +212,8 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
                     raise exceptions.NoChunkSubmitted()
                 receiver.begin_from_file(file)
             assert receiver.session is not None
+            if receiver.body_digests is not None:
+                receiver.body_digests.verify()
             filename = clean_filename(data.get("filename")) if hasattr(data, "get") else None
             return receiver.session.commit(filename=filename)
         except BaseException:
