@@ -16,7 +16,7 @@ from rest_framework.exceptions import APIException, ErrorDetail
 class ChunkedUploadError(APIException):
     """Base class: a 400 whose body is ``{"detail": ..., "code": ..., **extra}``."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_detail = "Invalid chunked upload request"
     default_code = "invalid"
 

@@ -45,7 +45,7 @@ class ConfiguredStorage(Storage):
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
         return self._target().save(name, content, max_length=max_length)
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: Any) -> str:
         return self._target().generate_filename(filename)
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:

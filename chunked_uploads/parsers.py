@@ -13,9 +13,9 @@ import posixpath
 from collections.abc import Mapping
 from typing import IO, Any, Protocol
 
-from django.core.files.uploadhandler import FileUploadHandler
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
-from django.http.multipartparser import MultiPartParserError, SkipFile
+from django.http.multipartparser import MultiPartParserError
 from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
@@ -109,7 +109,10 @@ class StreamingMultiPartParser(BaseParser):
         handler = _SinkUploadHandler(sink)
         try:
             parser = DjangoMultiPartParser(
-                meta, _digesting(stream, sink), [handler], request.encoding
+                meta,
+                _digesting(stream, sink),  # type: ignore[arg-type]
+                [handler],
+                request.encoding,
             )
             data, files = parser.parse()
         except MultiPartParserError as exc:

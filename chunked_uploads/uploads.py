@@ -207,9 +207,17 @@ class ChunkSession:
         )
 
 
+def stored_name(upload: AbstractChunkedUpload) -> str:
+    """The name of the upload's bytes in its store."""
+    name = upload.file.name
+    if not name:
+        raise StoredBytesLost()
+    return name
+
+
 def _open_writer(store: ChunkStore, upload: AbstractChunkedUpload, offset: int) -> ChunkWriter:
     try:
-        return store.open_writer(upload.file.name, offset)
+        return store.open_writer(stored_name(upload), offset)
     except StoreBusy:
         raise exceptions.UploadBusy() from None
     except (StoredBytesMissing, FileNotFoundError):
@@ -242,7 +250,7 @@ def start(
     store = get_store()
     try:
         field = upload._meta.get_field("file")
-        upload.file.name = store.create(field.generate_filename(upload, upload.filename))  # type: ignore[attr-defined]
+        upload.file.name = store.create(field.generate_filename(upload, upload.filename))
         model._default_manager.filter(pk=upload.pk).update(file=upload.file.name)
         return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
     except BaseException:
@@ -296,14 +304,14 @@ def whole_file_digest(upload: AbstractChunkedUpload) -> str:
     if algorithm == upload.checksum_algorithm and is_resumable(algorithm):
         return new_digest(algorithm, upload.digest_state).hexdigest()
     digest = new_digest(algorithm)
-    with get_store().open_reader(upload.file.name) as reader:
+    with get_store().open_reader(stored_name(upload)) as reader:
         while block := reader.read(_READ_SIZE):
             digest.update(block)
     return digest.hexdigest()
 
 
 def _finalize(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: str) -> None:
-    name = upload.file.name
+    name = stored_name(upload)
     final_name = name
     if conf.complete_ext != conf.incomplete_ext:
         final_name = posixpath.splitext(name)[0] + conf.complete_ext

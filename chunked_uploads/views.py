@@ -241,7 +241,8 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     def get_parsers(self) -> list[BaseParser]:
         action = getattr(self, "action", None)
         if action is None and getattr(self, "request", None) is not None:
-            action = getattr(self, "action_map", {}).get(self.request.method.lower())
+            method = (self.request.method or "").lower()
+            action = getattr(self, "action_map", {}).get(method)
         if action in CHUNK_ACTIONS:
             return [parser() for parser in self.chunk_parser_classes]
         if action == "complete":

@@ -15,6 +15,6 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DATABASES = {"default": from_url(DATABASE_URL, BASE_DIR / "test-db.sqlite3")}
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 
-MEDIA_ROOT = tempfile.mkdtemp(prefix="chunked-uploads-tests-")
+MEDIA_ROOT = tempfile.mkdtemp(prefix="chunked-uploads-tests-")  # type: ignore[assignment]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False

@@ -57,9 +57,9 @@ def from_url(url: str, default_sqlite: Path) -> dict[str, Any]:
 def use_pymysql() -> None:
     """Use the pure-Python PyMySQL driver where mysqlclient (a C build) is not installed."""
     try:
-        import MySQLdb  # noqa: F401
+        import MySQLdb  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
-        import pymysql
+        import pymysql  # type: ignore[import-untyped]
 
         pymysql.version_info = (2, 2, 7, "final", 0)  # Django checks mysqlclient's version
         pymysql.install_as_MySQLdb()

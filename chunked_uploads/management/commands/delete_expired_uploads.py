@@ -86,7 +86,8 @@ class Command(BaseCommand):
         if not keep_record:
             upload.delete()
             return
-        get_store().discard(upload.file.name)
+        if upload.file.name:
+            get_store().discard(upload.file.name)
         type(upload)._default_manager.filter(pk=upload.pk).update(file=None)
 
     def report(self, counts: Counter[str], keep_record: bool, dry_run: bool) -> None:
