@@ -15,7 +15,7 @@ from django.core import checks
 
 from .conf import PREFIX, conf, resolve_storage
 from .hashing import digest_mode
-from .store import is_local_storage
+from .stores import get_store
 
 
 def _error(id_: int, msg: str, hint: str) -> checks.Error:
@@ -140,7 +140,7 @@ def check_storage(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     try:
-        storage = resolve_storage(conf.storage_class)
+        resolve_storage(conf.storage_class)
     except Exception as error:  # any import or construction error is the setting's fault
         return [
             _error(
@@ -150,13 +150,42 @@ def check_storage(
                 "dotted path.",
             )
         ]
-    if not is_local_storage(storage):
+    return []
+
+
+def _is_resumable(algorithm: Any) -> bool:
+    """Whether ``algorithm`` digests are saved between requests; unknown ones are E001's business."""
+    try:
+        return digest_mode(algorithm) == "resumable"
+    except (ValueError, TypeError, AttributeError):
+        return True
+
+
+@checks.register
+def check_store(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``STORE`` names a usable ``ChunkStore`` (E009); S3 multipart needs a resumable digest (E010)."""
+    if check_storage():
+        return []  # the store cannot be built without its storage; E006 says why
+    try:
+        store = get_store()
+    except Exception as error:  # an import, option or construction error is the setting's fault
         return [
             _error(
-                7,
-                f"{PREFIX}STORAGE_CLASS gives {type(storage).__name__}, which is not a "
-                "FileSystemStorage.",
-                "This release stores uploads in progress on a FileSystemStorage only.",
+                9,
+                f"{PREFIX}STORE {conf.store!r} cannot be used: {error}",
+                "Use None (chosen from the storage), a ChunkStore subclass or its dotted path, or "
+                '{"BACKEND": <that>, "OPTIONS": {...}}.',
+            )
+        ]
+    if not store.can_read_in_progress and not _is_resumable(conf.checksum):
+        return [
+            _error(
+                10,
+                f"{type(store).__name__} cannot read an upload in progress, and checksum "
+                f"{conf.checksum!r} cannot be saved between requests.",
+                "Use md5, sha1, sha256 or sha512 (resumable with an OpenSSL-backed Python).",
             )
         ]
     return []

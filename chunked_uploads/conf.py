@@ -67,6 +67,12 @@ class Settings:
         return resolve_storage(self.storage_class)
 
     @property
+    def store(self) -> Any:
+        """``STORE``: ``None`` (picked from the storage), a ``ChunkStore`` class or dotted path, or
+        ``{"BACKEND": ..., "OPTIONS": {...}}``."""
+        return _get("STORE", None)
+
+    @property
     def user_restricted(self) -> bool:
         # drf-chunked-upload's README spells it USER_RESTRICED; both are honoured.
         fallback = _get("USER_RESTRICED", True)

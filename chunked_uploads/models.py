@@ -106,6 +106,9 @@ class AbstractChunkedUpload(models.Model):
     checksum = models.CharField(max_length=128, blank=True, editable=False)
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the store remembers between requests (S3 UploadId and part ETags, part objects),
+    # recorded with the offset it belongs to; ``None`` for the local store.
+    store_state = models.JSONField(null=True, blank=True, editable=False)
 
     # drf-chunked-upload compatibility: ``upload.UPLOADING`` / ``upload.COMPLETE``.
     UPLOADING = UploadStatus.UPLOADING

@@ -161,5 +161,8 @@ def disposition_filename(meta: Mapping[str, Any]) -> str | None:
     header = meta.get("HTTP_CONTENT_DISPOSITION")
     if not header:
         return None
-    _, params = parse_header_parameters(header)
+    try:
+        _, params = parse_header_parameters(header)
+    except ValueError as exc:  # an RFC 2231 ``filename*`` with an unknown charset
+        raise ParseError(f"Malformed Content-Disposition header - {exc}") from exc
     return clean_filename(params.get("filename"))

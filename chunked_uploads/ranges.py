@@ -13,6 +13,9 @@ from dataclasses import dataclass
 _PATTERN = re.compile(r"bytes ([0-9]+)-([0-9]+)/([0-9]+)", re.ASCII)
 # A header longer than this cannot be a sane range; refusing it keeps int() off huge strings.
 _MAX_HEADER_LENGTH = 128
+# The largest size a signed 64-bit column (Django's BigIntegerField, on every database) can record:
+# a larger TOTAL would reach the database and fail there with a 500 instead of a 400.
+MAX_TOTAL = 2**63 - 1
 
 
 class MalformedRange(ValueError):
@@ -57,6 +60,8 @@ def parse_content_range(header: str | None) -> ContentRange:
     if match is None:
         raise MalformedRange(header)
     start, end, total = (int(group) for group in match.groups())
+    if total > MAX_TOTAL:
+        raise MalformedRange(header)
     if end >= total or start > end:
         raise RangeExceedsTotal(total)
     return ContentRange(start, end, total)

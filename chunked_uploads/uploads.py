@@ -11,7 +11,6 @@ so it never re-reads the file (unless the algorithm cannot be saved, see ``hashi
 
 from __future__ import annotations
 
-import posixpath
 import time
 import uuid
 from collections.abc import Mapping
@@ -28,7 +27,14 @@ from .conf import conf
 from .hashing import is_resumable, new_digest
 from .models import AbstractChunkedUpload, UploadStatus
 from .ranges import ContentRange
-from .store import ChunkStore, ChunkWriter, StoreBusy, StoredBytesMissing, get_store
+from .stores import (
+    ChunkStore,
+    ChunkWriter,
+    StoreBusy,
+    StoredBytesMissing,
+    completed_name,
+    get_store,
+)
 
 Upload = TypeVar("Upload", bound=AbstractChunkedUpload)
 
@@ -112,6 +118,7 @@ class ChunkSession:
         self.byte_range = byte_range
         self.max_bytes = max_bytes
         self.received = 0
+        self.committed = False
         self._token = token
         self._store = store
         self._created = created
@@ -133,8 +140,13 @@ class ChunkSession:
             self._digest.update(data)
         self.received += len(data)
 
-    def commit(self, filename: str | None = None) -> AbstractChunkedUpload:
-        """Acknowledge the chunk: record the new offset and digest state, release the lease."""
+    def commit(
+        self, filename: str | None = None, *, announce: bool = True
+    ) -> AbstractChunkedUpload:
+        """Acknowledge the chunk: record the new offset and digest state, release the lease.
+
+        ``announce=False`` holds the signals back: a single shot sends them once it completed.
+        """
         byte_range = self.byte_range or ContentRange.whole(self.received)
         if self.received != byte_range.length:
             raise exceptions.ChunkSizeMismatch(self.received, byte_range.length)
@@ -142,10 +154,12 @@ class ChunkSession:
         assert self._writer is not None, "commit() twice"
         if conf.fsync:
             self._writer.sync()
+        store_state = self._writer.finish()
         self._close_writer()
         upload = self.upload
         fields: dict[str, Any] = {
             "offset": byte_range.end + 1,
+            "store_state": store_state,
             "size": byte_range.total,
             "digest_state": self._digest.state() if self._digest is not None else None,
             **_FREE_LEASE,
@@ -162,11 +176,19 @@ class ChunkSession:
             raise exceptions.UploadBusy()
         for name, value in fields.items():
             setattr(upload, name, value)
-        self._send_signals()
+        self.committed = True
+        if announce:
+            self._send_signals()
         return upload
 
     def abort(self) -> None:
-        """Give up the chunk: its bytes are dropped by the next writer; a new upload is removed."""
+        """Give up the chunk: its bytes are dropped by the next writer; a new upload is removed.
+
+        A no-op once committed: acknowledged bytes are never taken back (say, when a signal
+        receiver raised after the commit).
+        """
+        if self.committed:
+            return
         self._close_writer()
         if self._created:
             delete_upload(self.upload)
@@ -195,16 +217,20 @@ class ChunkSession:
         self._renewed_at = time.monotonic()
 
     def _send_signals(self) -> None:
-        sender = type(self.upload)
-        if self._created:
-            signals.upload_started.send(sender=sender, upload=self.upload)
         assert self.byte_range is not None
-        signals.chunk_received.send(
-            sender=sender,
-            upload=self.upload,
-            start=self.byte_range.start,
-            end=self.byte_range.end,
-        )
+        announce_chunk(self.upload, self.byte_range, created=self._created)
+
+
+def announce_chunk(
+    upload: AbstractChunkedUpload, byte_range: ContentRange, *, created: bool
+) -> None:
+    """Send ``upload_started`` (for a new upload) and ``chunk_received`` for a stored chunk."""
+    sender = type(upload)
+    if created:
+        signals.upload_started.send(sender=sender, upload=upload)
+    signals.chunk_received.send(
+        sender=sender, upload=upload, start=byte_range.start, end=byte_range.end
+    )
 
 
 def stored_name(upload: AbstractChunkedUpload) -> str:
@@ -217,7 +243,7 @@ def stored_name(upload: AbstractChunkedUpload) -> str:
 
 def _open_writer(store: ChunkStore, upload: AbstractChunkedUpload, offset: int) -> ChunkWriter:
     try:
-        return store.open_writer(stored_name(upload), offset)
+        return store.open_writer(stored_name(upload), offset, upload.store_state)
     except StoreBusy:
         raise exceptions.UploadBusy() from None
     except (StoredBytesMissing, FileNotFoundError):
@@ -276,8 +302,12 @@ def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSess
         raise
 
 
-def complete(upload: Upload, checksum: str | None) -> Upload:
-    """Verify the whole file's checksum (unless ``None``) and finalize the upload."""
+def complete(upload: Upload, checksum: str | None, *, single_shot: bool = False) -> Upload:
+    """Verify the whole file's checksum (unless ``None``) and finalize the upload.
+
+    ``single_shot``: the upload's only chunk was committed without signals; send them now, so a
+    single shot that fails (and leaves nothing behind) is never announced.
+    """
     try:
         token = _acquire(upload)
     except exceptions.UploadBusy:
@@ -294,6 +324,8 @@ def complete(upload: Upload, checksum: str | None) -> Upload:
     except BaseException:
         _release(upload, token)
         raise
+    if single_shot:
+        announce_chunk(upload, ContentRange.whole(upload.offset), created=True)
     signals.upload_completed.send(sender=type(upload), upload=upload)
     return upload
 
@@ -304,7 +336,7 @@ def whole_file_digest(upload: AbstractChunkedUpload) -> str:
     if algorithm == upload.checksum_algorithm and is_resumable(algorithm):
         return new_digest(algorithm, upload.digest_state).hexdigest()
     digest = new_digest(algorithm)
-    with get_store().open_reader(stored_name(upload)) as reader:
+    with get_store().open_reader(stored_name(upload), upload.store_state) as reader:
         while block := reader.read(_READ_SIZE):
             digest.update(block)
     return digest.hexdigest()
@@ -312,9 +344,7 @@ def whole_file_digest(upload: AbstractChunkedUpload) -> str:
 
 def _finalize(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: str) -> None:
     name = stored_name(upload)
-    final_name = name
-    if conf.complete_ext != conf.incomplete_ext:
-        final_name = posixpath.splitext(name)[0] + conf.complete_ext
+    final_name = completed_name(name)
     fields: dict[str, Any] = {
         "status": UploadStatus.COMPLETE,
         "completed_at": timezone.now(),
@@ -326,7 +356,7 @@ def _finalize(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: str) ->
         manager = type(upload)._default_manager
         if not manager.filter(pk=upload.pk, lease_token=token).update(**fields):
             raise exceptions.UploadBusy()
-        fields["file"] = get_store().finalize(name, final_name)
+        fields["file"] = get_store().finalize(name, final_name, upload.store_state)
         manager.filter(pk=upload.pk).update(file=fields["file"])
     for field, value in fields.items():
         setattr(upload, field, value)
@@ -349,5 +379,6 @@ def discard_file_on_delete(
 ) -> None:
     """``post_delete`` receiver: remove the bytes once the deletion is committed (no orphans)."""
     name = instance.file.name if instance.file else None
+    state = instance.store_state
     if name:
-        transaction.on_commit(lambda: get_store().discard(name), using=kwargs.get("using"))
+        transaction.on_commit(lambda: get_store().discard(name, state), using=kwargs.get("using"))

@@ -13,11 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import (
+    FieldDoesNotExist,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db.models import QuerySet
 from django.utils.cache import add_never_cache_headers
 from rest_framework import status, viewsets
-from rest_framework.exceptions import ErrorDetail
+from rest_framework.exceptions import ErrorDetail, NotFound, ParseError
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,6 +42,7 @@ from .ranges import ContentRange, MalformedRange, RangeExceedsTotal, parse_conte
 from .serializers import ChunkedUploadSerializer
 
 CHUNK_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
+DJANGO_REQUEST_LIMITS = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
 
 class NoChunkParser(BaseParser):
@@ -72,6 +78,17 @@ class ChunkReceiver:
             assert byte_range is not None
             self.session = uploads.resume(view.get_object(), byte_range)
         return self.session
+
+    def check_limits(self) -> None:
+        """Refuse a chunk over a size limit from its headers alone, before any body byte is read
+        (a multipart parser reads a whole block before it reaches the chunk's part)."""
+        if self.whole:
+            return
+        try:
+            byte_range = parse_content_range(self.request.META.get("HTTP_CONTENT_RANGE"))
+        except (MalformedRange, RangeExceedsTotal):
+            return  # reported in the protocol's order when the chunk begins
+        self.view.check_chunk_size(self.request, byte_range, None)
 
     def begin_from_file(self, file: Any) -> None:
         """Feed a chunk that something (a middleware reading ``request.POST``) parsed already."""
@@ -129,6 +146,13 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
                 return queryset.none()
             queryset = queryset.filter(**{self.user_field_name: user})
         return queryset
+
+    def get_object(self) -> Any:
+        # DRF's OPTIONS metadata probes get_object() for PUT, which on the list route is the
+        # protocol's create and has no id: answer "not found" there instead of failing (a 500).
+        if (self.lookup_url_kwarg or self.lookup_field) not in self.kwargs:
+            raise NotFound()
+        return super().get_object()
 
     def get_max_bytes(self, request: Request) -> int | None:
         """The largest file this request may upload; ``None`` means no limit."""
@@ -189,7 +213,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         """Upload a whole file and its checksum in one request (``POST`` on the list route)."""
         upload = self.receive_chunk(request, whole=True)
         try:
-            upload = uploads.complete(upload, self.get_checksum(request))
+            upload = uploads.complete(upload, self.get_checksum(request), single_shot=True)
         except BaseException:
             uploads.delete_upload(upload)  # a failed single shot leaves nothing behind
             raise
@@ -205,6 +229,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         receiver = ChunkReceiver(self, request, whole=whole)
         request.parser_context["chunk_sink"] = receiver
         try:
+            receiver.check_limits()
             data = request.data
             if receiver.session is None:
                 file = request.FILES.get(self.field_name)
@@ -215,7 +240,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             if receiver.body_digests is not None:
                 receiver.body_digests.verify()
             filename = clean_filename(data.get("filename")) if hasattr(data, "get") else None
-            return receiver.session.commit(filename=filename)
+            return receiver.session.commit(filename=filename, announce=not whole)
         except BaseException:
             if receiver.session is not None:
                 receiver.session.abort()
@@ -251,6 +276,9 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     def handle_exception(self, exc: Exception) -> Response:
         """Give DRF's own errors (404, 403, 415, ...) the ``code`` key that ours carry."""
+        if isinstance(exc, DJANGO_REQUEST_LIMITS):
+            # Django's DATA_UPLOAD_MAX_* limits would answer with its own HTML 400 page.
+            exc = ParseError(f"The request exceeds the server's limits - {exc}")
         response = super().handle_exception(exc)
         data = response.data
         if isinstance(data, dict) and "code" not in data:

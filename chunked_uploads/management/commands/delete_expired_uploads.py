@@ -16,7 +16,7 @@ from django.utils import timezone
 from ...conf import conf
 from ...models import AbstractChunkedUpload, UploadStatus
 from ...signals import upload_expired
-from ...store import get_store
+from ...stores import get_store
 
 YES = {"y", "yes", "ye"}
 NO = {"n", "no"}
@@ -87,7 +87,7 @@ class Command(BaseCommand):
             upload.delete()
             return
         if upload.file.name:
-            get_store().discard(upload.file.name)
+            get_store().discard(upload.file.name, upload.store_state)
         type(upload)._default_manager.filter(pk=upload.pk).update(file=None)
 
     def report(self, counts: Counter[str], keep_record: bool, dry_run: bool) -> None:

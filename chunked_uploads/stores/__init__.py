@@ -1,0 +1,151 @@
+"""Where an upload's bytes live: the small ``ChunkStore`` interface and the choice of a store.
+
+The upload core (``uploads.py``) only calls this interface: reserve a name, open a writer that
+continues from the acknowledged offset (dropping bytes of a request that died before its offset
+was recorded), read the bytes back, finalize into the completed file and discard. A store that
+needs to remember something between requests (the S3 multipart store's ``UploadId`` and part
+ETags, the generic store's list of part objects) returns it from ``ChunkWriter.finish()`` as a
+small JSON value; the core records it in the upload's ``store_state`` column in the same
+conditional ``UPDATE`` as the offset and hands it back on every later call. Nothing lives in
+process memory between requests, so any worker of any machine can serve the next chunk.
+
+Stores reach bytes only through Django's storage API or the object store's own API: no
+``.path``, no ``os.rename``, no append mode (S3 has none of them).
+
+``DRF_CHUNKED_UPLOAD_STORE`` picks the store: ``None`` (a ``LocalFileStore`` on a
+``FileSystemStorage``, a ``StorageStore`` on any other storage), a ``ChunkStore`` subclass or its
+dotted path, or ``{"BACKEND": ..., "OPTIONS": {...}}`` whose options go to the store's constructor.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import IO, Any, Protocol
+
+from django.core.files.storage import FileSystemStorage, Storage
+from django.utils.module_loading import import_string
+
+from ..conf import conf
+
+__all__ = [
+    "ChunkStore",
+    "ChunkWriter",
+    "StoreBusy",
+    "StoreState",
+    "StoredBytesMissing",
+    "completed_name",
+    "get_store",
+    "is_local_storage",
+    "store_class",
+]
+
+# JSON-serializable, stored in ``AbstractChunkedUpload.store_state``; ``None`` for stateless stores.
+StoreState = dict[str, Any] | None
+
+
+class StoreBusy(Exception):
+    """Another writer holds the object (a stalled request whose lease already ran out)."""
+
+
+class StoredBytesMissing(Exception):
+    """The store holds fewer bytes than were acknowledged (deleted or lost outside the app)."""
+
+
+class ChunkWriter(Protocol):
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def sync(self) -> None:
+        """Make the bytes written so far survive a power loss (``DRF_CHUNKED_UPLOAD_FSYNC``)."""
+
+    def finish(self) -> StoreState:
+        """Make every written byte durable and return the state to record with the new offset."""
+
+    def close(self) -> None:
+        """Release the writer; bytes not followed by ``finish()`` are never acknowledged."""
+
+
+class ChunkStore(ABC):
+    """Bytes of uploads, keyed by the name stored in the upload's ``file`` field.
+
+    Every method but ``create`` receives the state last recorded for the upload (``None`` before
+    the first acknowledged chunk, and for stores that keep none).
+    """
+
+    # Whether ``open_reader`` works before ``finalize``: completion re-reads the bytes when the
+    # checksum cannot be saved between requests (see ``hashing.py``), which such a store refuses.
+    can_read_in_progress = True
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    @abstractmethod
+    def create(self, name: str) -> str:
+        """Reserve an object near ``name`` for a new upload; return the name actually used."""
+
+    @abstractmethod
+    def open_writer(self, name: str, offset: int, state: StoreState = None) -> ChunkWriter:
+        """Forget every byte at or after ``offset`` and return a writer appending from there."""
+
+    @abstractmethod
+    def open_reader(self, name: str, state: StoreState = None) -> IO[bytes]:
+        """Read the acknowledged bytes from the start."""
+
+    @abstractmethod
+    def finalize(self, name: str, final_name: str, state: StoreState = None) -> str:
+        """Turn the bytes into the completed file ``final_name``; return the name used."""
+
+    def discard(self, name: str, state: StoreState = None) -> None:
+        """Remove the bytes (complete or not); a missing object is not an error."""
+        self.storage.delete(name)
+
+
+def completed_name(name: str) -> str:
+    """The name an upload's file takes when it completes (``COMPLETE_EXT`` replaces the extension)."""
+    if conf.complete_ext == conf.incomplete_ext:
+        return name
+    return posixpath.splitext(name)[0] + conf.complete_ext
+
+
+def is_local_storage(storage: Storage) -> bool:
+    return isinstance(storage, FileSystemStorage)
+
+
+def store_class(storage: Storage) -> tuple[type[ChunkStore], Mapping[str, Any]]:
+    """The store class and its options that ``DRF_CHUNKED_UPLOAD_STORE`` names for ``storage``."""
+    value = conf.store
+    options: Mapping[str, Any] = {}
+    if isinstance(value, Mapping):
+        options = value.get("OPTIONS", {})
+        value = value["BACKEND"]
+    if value is None:
+        from .local import LocalFileStore
+        from .storage import StorageStore
+
+        return (LocalFileStore if is_local_storage(storage) else StorageStore), options
+    cls = import_string(value) if isinstance(value, str) else value
+    if not (isinstance(cls, type) and issubclass(cls, ChunkStore)):
+        raise TypeError(f"{cls!r} is not a ChunkStore subclass")
+    return cls, options
+
+
+def get_store() -> ChunkStore:
+    """The configured store, on the configured storage."""
+    storage = conf.storage
+    cls, options = store_class(storage)
+    return cls(storage, **options)
+
+
+def __getattr__(name: str) -> Any:
+    # ``from chunked_uploads.stores import LocalFileStore`` keeps working without importing every
+    # store (and boto3) whenever the interface is imported.
+    if name == "LocalFileStore":
+        from .local import LocalFileStore
+
+        return LocalFileStore
+    if name == "StorageStore":
+        from .storage import StorageStore
+
+        return StorageStore
+    raise AttributeError(name)

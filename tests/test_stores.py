@@ -1,0 +1,204 @@
+"""The same uploads on every store: local files, any Django storage, and S3 multipart.
+
+Each test runs on four set-ups: the ``LocalFileStore`` (the default), the generic ``StorageStore``
+forced onto a ``FileSystemStorage``, the ``StorageStore`` on django-storages' ``S3Storage`` and the
+``S3MultipartStore``, both against moto's S3 server over HTTP. Chunks of 2 MiB make the S3 store
+buffer (under the 5 MiB part minimum) and upload parts in turn; the stored bytes are compared with
+what was sent, and nothing else may be left behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.files.storage import FileSystemStorage, InMemoryStorage
+from django.core.management import call_command
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.stores import ChunkStore, get_store, store_class
+from chunked_uploads.stores.local import LocalFileStore
+from chunked_uploads.stores.s3 import S3MultipartStore
+from chunked_uploads.stores.storage import StorageStore
+
+from .conftest import LIST_URL, md5, put_chunk
+from .s3server import Bucket, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
+
+MiB = 1024 * 1024
+CHUNK = 2 * MiB
+STORES = ["local", "storage-fs", "storage-s3", "s3-multipart"]
+
+
+@dataclass
+class Setup:
+    """One store set-up: the store class in use and what the storage holds afterwards."""
+
+    store_class: type[ChunkStore]
+    leftovers: Callable[[], list[str]]
+
+
+@pytest.fixture(params=STORES)
+def setup(request: Any, settings: Any, media_root: Path) -> Setup:
+    kind = request.param
+
+    def files() -> list[str]:
+        return sorted(str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file())
+
+    if kind == "local":
+        return Setup(LocalFileStore, files)
+    if kind == "storage-fs":
+        settings.DRF_CHUNKED_UPLOAD_STORE = "chunked_uploads.stores.storage.StorageStore"
+        return Setup(StorageStore, files)
+    bucket: Bucket = request.getfixturevalue("s3_bucket")
+    settings.DRF_CHUNKED_UPLOAD_STORAGE_CLASS = bucket.storage()
+    if kind == "s3-multipart":
+        settings.DRF_CHUNKED_UPLOAD_STORE = "chunked_uploads.stores.s3.S3MultipartStore"
+        return Setup(S3MultipartStore, bucket.object_keys)
+    return Setup(StorageStore, bucket.object_keys)  # chosen automatically for a non-local storage
+
+
+@pytest.fixture
+def data() -> bytes:
+    """9 MiB and a few bytes: five chunks, the last one short."""
+    return os.urandom(4 * CHUNK + MiB + 5)
+
+
+def send(api: APIClient, data: bytes, url: str = LIST_URL, start: int = 0, stop: int = 0) -> str:
+    """PUT the chunks of ``data[start:stop]`` (to the end if ``stop`` is 0); return the upload URL."""
+    stop = stop or len(data)
+    for offset in range(start, stop, CHUNK):
+        response = put_chunk(api, url, data[offset : min(offset + CHUNK, stop)], offset, len(data))
+        assert response.status_code == 200, response.content
+        assert response.json()["offset"] == min(offset + CHUNK, stop)
+        url = response.json()["url"]
+    return url
+
+
+def complete(api: APIClient, url: str, data: bytes) -> ChunkedUpload:
+    response = api.post(url, {"md5": md5(data)}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "complete"
+    return ChunkedUpload.objects.get(pk=response.json()["id"])
+
+
+def final_bytes(upload: ChunkedUpload) -> bytes:
+    with upload.file.open("rb") as handle:
+        content: bytes = handle.read()
+    return content
+
+
+def test_the_configured_store_is_used(setup: Setup) -> None:
+    assert type(get_store()) is setup.store_class
+
+
+def test_multi_chunk_upload_is_stored_exactly(setup: Setup, api: APIClient, data: bytes) -> None:
+    url = send(api, data)
+    assert api.get(url).json()["offset"] == len(data)
+    upload = complete(api, url, data)
+    assert upload.file.name.endswith(".done")
+    assert final_bytes(upload) == data
+    assert [name.rsplit("/", 1)[-1] for name in setup.leftovers()] == [f"{upload.pk}.done"]
+
+
+def test_resume_from_the_reported_offset(setup: Setup, api: APIClient, data: bytes) -> None:
+    url = send(api, data, stop=2 * CHUNK)
+    # A new client (a restarted browser, another machine) asks where to go on.
+    offset = APIClient().get(url, HTTP_AUTHORIZATION=api._credentials["HTTP_AUTHORIZATION"])
+    assert offset.json()["offset"] == 2 * CHUNK
+    send(api, data, url, start=offset.json()["offset"])
+    assert final_bytes(complete(api, url, data)) == data
+
+
+def test_crash_after_writing_then_resume(setup: Setup, api: APIClient, data: bytes) -> None:
+    """Bytes a dying request wrote (parts, buffers, file tails) never reach the final file."""
+    url = send(api, data, stop=2 * CHUNK)
+    upload = ChunkedUpload.objects.get()
+    writer = get_store().open_writer(upload.file.name, upload.offset, upload.store_state)
+    writer.write(os.urandom(2 * CHUNK))  # a part and a buffer's worth for the S3 store
+    writer.finish()  # every byte reached the store; the offset was never recorded
+    writer.close()
+    assert api.get(url).json()["offset"] == 2 * CHUNK
+    send(api, data, url, start=2 * CHUNK)
+    upload = complete(api, url, data)
+    assert final_bytes(upload) == data
+    assert [name.rsplit("/", 1)[-1] for name in setup.leftovers()] == [f"{upload.pk}.done"]
+
+
+def test_abort_removes_every_byte(
+    setup: Setup, api: APIClient, data: bytes, django_capture_on_commit_callbacks: Any
+) -> None:
+    url = send(api, data, stop=3 * CHUNK)
+    assert setup.leftovers()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.delete(url).status_code == 204
+    assert setup.leftovers() == []
+    assert not ChunkedUpload.objects.exists()
+
+
+def test_expired_upload_is_removed_by_the_cleanup_command(
+    setup: Setup, api: APIClient, data: bytes, django_capture_on_commit_callbacks: Any
+) -> None:
+    send(api, data, stop=2 * CHUNK)
+    with (
+        time_machine.travel(timedelta(days=2)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        call_command("delete_expired_uploads", stdout=StringIO())
+    assert setup.leftovers() == []
+    assert not ChunkedUpload.objects.exists()
+
+
+def test_a_failed_checksum_leaves_the_upload_resumable(
+    setup: Setup, api: APIClient, data: bytes
+) -> None:
+    url = send(api, data)
+    response = api.post(url, {"md5": md5(b"something else")}, format="json")
+    assert response.status_code == 400
+    assert final_bytes(complete(api, url, data)) == data
+
+
+# -- store selection ---------------------------------------------------------------------------
+
+
+def test_auto_selection_follows_the_storage() -> None:
+    assert store_class(FileSystemStorage())[0] is LocalFileStore
+    assert store_class(InMemoryStorage())[0] is StorageStore
+
+
+def test_backend_and_options() -> None:
+    value = {"BACKEND": StorageStore, "OPTIONS": {"spool_bytes": 1024}}
+    with override_settings(
+        DRF_CHUNKED_UPLOAD_STORE=value, DRF_CHUNKED_UPLOAD_STORAGE_CLASS=InMemoryStorage()
+    ):
+        store = get_store()
+    assert isinstance(store, StorageStore)
+    assert store.spool_bytes == 1024
+
+
+def test_a_class_that_is_no_store_is_refused() -> None:
+    with (
+        override_settings(DRF_CHUNKED_UPLOAD_STORE=InMemoryStorage),
+        pytest.raises(TypeError, match="not a ChunkStore"),
+    ):
+        get_store()
+
+
+def test_generic_store_on_in_memory_storage(api: APIClient, data: bytes) -> None:
+    """A storage with no files on disk at all: parts and the final file are storage objects."""
+    storage = InMemoryStorage()
+    with override_settings(DRF_CHUNKED_UPLOAD_STORAGE_CLASS=storage):
+        url = send(api, data)
+        upload = complete(api, url, data)
+        assert final_bytes(upload) == data
+    directory = upload.file.name.rsplit("/", 1)[0]
+    assert storage.listdir(directory)[1] == [f"{upload.pk}.done"]
+    assert storage.listdir(f"{directory}/{upload.pk}.part.chunks")[1] == []
