@@ -1,6 +1,9 @@
-"""App configuration: registers the system checks and the file clean-up on delete."""
+"""App configuration: registers the system checks, the file clean-up on delete and, when
+drf-spectacular is installed, the OpenAPI description of the upload views (``schema.py``)."""
 
 from __future__ import annotations
+
+import importlib.util
 
 from django.apps import AppConfig, apps
 from django.db.models.signals import post_delete
@@ -14,6 +17,9 @@ class ChunkedUploadsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+
+        if importlib.util.find_spec("drf_spectacular") is not None:
+            from . import schema  # noqa: F401  (registers the OpenAPI extension)
         from .models import AbstractChunkedUpload
         from .uploads import discard_file_on_delete
 
