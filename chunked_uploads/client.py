@@ -1,0 +1,467 @@
+"""A Python client for the chunked upload protocol: create, append, resume, complete.
+
+``upload(path, url)`` sends a file in chunks to an upload server (the list URL, such as
+``https://host/api/uploads/``) and returns the completed upload. It survives interruptions: on a
+network error, a 5xx or a 409 ``upload_busy`` it waits (exponential backoff), asks the server for the
+offset (``GET``) and goes on from there; an ``offset_mismatch`` answer's ``expected_offset`` is
+honoured. With a ``state_file`` it also survives the process: the upload's URL is saved with the
+file's identity (path, size, mtime), and the next call with the same file resumes that upload.
+
+The whole file's checksum is computed while the chunks are acknowledged (never by a second pass,
+except over the already-uploaded prefix when resuming in a new process). Needs ``httpx``
+(``pip install chunked-uploads[client]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+try:
+    import httpx
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "chunked_uploads.client needs httpx: pip install 'chunked-uploads[client]'"
+    ) from error
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "HTTPError",
+    "Progress",
+    "TokenAuth",
+    "Upload",
+    "UploadError",
+    "abort",
+    "status",
+    "upload",
+]
+
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+# Slices of a chunk handed to the socket: progress is reported after each one.
+SEND_BLOCK = 256 * 1024
+READ_BLOCK = 1024 * 1024
+MAX_BACKOFF = 30.0  # seconds: a server back after an outage is noticed within this
+RETRYABLE_CODES = frozenset({"upload_busy"})
+
+HTTPError = httpx.HTTPError  # what a network failure raises once retries are exhausted
+Progress = Callable[[int, int], None]
+"""``progress(bytes_sent, total)``; ``bytes_sent`` may go back when a chunk is retried."""
+
+
+class UploadError(Exception):
+    """The server refused a request for a reason that retrying will not fix."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str = "",
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.body = body or {}
+
+
+class TokenAuth(httpx.Auth):
+    """DRF's ``Authorization: Token <key>`` (``keyword`` for ``Bearer`` and friends)."""
+
+    def __init__(self, token: str, keyword: str = "Token") -> None:
+        self.header = f"{keyword} {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self.header
+        yield request
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An upload as the server describes it; ``data`` is the whole response body."""
+
+    id: str
+    url: str
+    offset: int
+    size: int | None
+    status: str
+    filename: str
+    data: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any]) -> Upload:
+        return cls(
+            id=str(data.get("id", "")),
+            url=str(data["url"]),
+            offset=int(data.get("offset") or 0),
+            size=data.get("size"),
+            status=str(data.get("status", "")),
+            filename=str(data.get("filename", "")),
+            data=data,
+        )
+
+
+class Retry(UploadError):
+    """A transient failure (5xx, ``upload_busy``): wait, ask where the server stands, retry."""
+
+
+class UploadGone(UploadError):
+    """The upload no longer exists on the server (404, 410): a saved one must start over."""
+
+
+@dataclass
+class FileIdentity:
+    """What ties a state file to one version of one file."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileIdentity:
+        stat = path.stat()
+        return cls(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+class StateFile:
+    """A small JSON file remembering the upload URL of a file being uploaded."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], list_url: str, identity: FileIdentity | None
+    ) -> None:
+        self.path = Path(path)
+        self.list_url = list_url
+        self.identity = identity
+
+    def load(self) -> str | None:
+        """The saved upload URL, if it belongs to this server and this very file."""
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(state, dict) or state.get("list_url") != self.list_url:
+            return None
+        if self.identity is not None and state.get("file") != vars(self.identity):
+            return None
+        url = state.get("upload_url")
+        return url if isinstance(url, str) else None
+
+    def save(self, upload_url: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        state: dict[str, Any] = {"list_url": self.list_url, "upload_url": upload_url}
+        if self.identity is not None:
+            state["file"] = vars(self.identity)
+        temporary = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}")
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, self.path)  # never leave a half-written state file
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def check_response(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body of a success; ``Retry`` for a transient failure, ``UploadError`` otherwise."""
+    if response.is_success:
+        if response.status_code == 204 or not response.content:
+            return {}
+        body: dict[str, Any] = response.json()
+        return body
+    body = _error_body(response)
+    message = str(body.get("detail") or f"{response.status_code} {response.reason_phrase}")
+    code = str(body.get("code", ""))
+    error_class: type[UploadError] = UploadError
+    if response.status_code >= 500 or code in RETRYABLE_CODES:
+        error_class = Retry
+    elif response.status_code in (404, 410):
+        error_class = UploadGone
+    raise error_class(message, status_code=response.status_code, code=code, body=body)
+
+
+class ChunkedUploader:
+    """Sends one file; ``run()`` returns the completed ``Upload``."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        file: IO[bytes],
+        list_url: str,
+        *,
+        filename: str,
+        chunk_size: int,
+        checksum: str,
+        multipart: bool,
+        progress: Progress | None,
+        state: StateFile | None,
+        retries: int,
+        backoff: float,
+    ) -> None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        self.http = http
+        self.file = file
+        self.list_url = list_url
+        self.filename = filename
+        self.chunk_size = chunk_size
+        self.algorithm = checksum
+        self.multipart = multipart
+        self.progress = progress
+        self.state = state
+        self.retries = retries
+        self.backoff = backoff
+        self.size = file.seek(0, os.SEEK_END)
+        self.upload_url: str | None = None
+        self.offset = 0
+        self._digest = hashlib.new(checksum)
+        self._hashed = 0
+
+    def run(self) -> Upload:
+        if self.size == 0:
+            return self._single_shot()
+        done = self._resume_saved()
+        failures = 0
+        while done is None:
+            try:
+                if self.offset < self.size:
+                    self._send_chunk()
+                else:
+                    done = self._complete()
+                failures = 0
+            except Retry as error:
+                failures += 1
+                self._wait(failures, error)
+                self._refresh_offset()
+        if self.state is not None:
+            self.state.remove()
+        return done
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _resume_saved(self) -> Upload | None:
+        """Pick up the saved upload, if any; return it if it is complete already."""
+        url = self.state.load() if self.state is not None else None
+        if url is None:
+            return None
+        try:
+            current = self._get(url)
+        except UploadGone:
+            return None  # expired or aborted: a new upload replaces it in the state file
+        if current.size != self.size:
+            return None  # not this file
+        self.upload_url, self.offset = url, current.offset
+        return current if current.status == "complete" else None
+
+    def _send_chunk(self) -> None:
+        start = self.offset
+        self.file.seek(start)
+        data = self.file.read(min(self.chunk_size, self.size - start))
+        end = start + len(data) - 1
+        headers = {"Content-Range": f"bytes {start}-{end}/{self.size}"}
+        content, headers = self._body(data, start, headers)
+        method_url = self.upload_url or self.list_url
+        try:
+            response = self.http.put(method_url, content=content, headers=headers)
+            body = check_response(response)
+        except httpx.TransportError as error:
+            raise Retry(f"{type(error).__name__}: {error}") from error
+        except UploadError as error:
+            if error.code != "offset_mismatch":
+                raise
+            self._move_to(int(error.body["expected_offset"]), data=None, start=start)
+            return
+        record = Upload.from_response(body)
+        if self.upload_url is None:
+            self.upload_url = record.url
+            if self.state is not None:
+                self.state.save(record.url)
+        self._move_to(record.offset, data=data, start=start)
+
+    def _complete(self) -> Upload:
+        assert self.upload_url is not None
+        self._hash_to(self.size)
+        payload = {self.algorithm: self._digest.hexdigest()}
+        try:
+            body = check_response(self.http.post(self.upload_url, json=payload))
+        except httpx.TransportError as error:
+            raise Retry(f"{type(error).__name__}: {error}") from error
+        except UploadError as error:
+            if error.code != "upload_complete":
+                raise
+            # Our earlier completion went through but its answer was lost.
+            body = self._get(self.upload_url).data
+        return Upload.from_response(body)
+
+    def _single_shot(self) -> Upload:
+        """An empty file has no byte range: send it whole, with its checksum, in one POST."""
+        files = {"file": (self.filename, b"", "application/octet-stream")}
+        data = {self.algorithm: self._digest.hexdigest()}
+        return Upload.from_response(
+            check_response(self.http.post(self.list_url, files=files, data=data))
+        )
+
+    def _refresh_offset(self) -> None:
+        if self.upload_url is None:
+            return  # the first chunk never made it: create again
+        try:
+            record = self._get(self.upload_url)
+        except (httpx.TransportError, Retry):
+            return  # still down; the next attempt will tell
+        self.offset = record.offset if record.status != "complete" else self.size
+
+    def _wait(self, failures: int, error: Retry) -> None:
+        if failures > self.retries:
+            raise UploadError(f"giving up after {self.retries} retries: {error}") from error
+        time.sleep(min(self.backoff * 2 ** (failures - 1), MAX_BACKOFF))
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _get(self, url: str) -> Upload:
+        return Upload.from_response(check_response(self.http.get(url)))
+
+    def _move_to(self, offset: int, *, data: bytes | None, start: int) -> None:
+        """Record the server's offset; acknowledged bytes go into the digest."""
+        if data is not None and self._hashed == start and offset <= start + len(data):
+            self._digest.update(data[: offset - start])
+            self._hashed = offset
+        self.offset = offset
+        self._report(offset)
+
+    def _hash_to(self, offset: int) -> None:
+        """Bring the digest up to ``offset`` by reading the file (after a resume or a jump)."""
+        if offset < self._hashed:
+            self._digest, self._hashed = hashlib.new(self.algorithm), 0
+        self.file.seek(self._hashed)
+        while self._hashed < offset:
+            block = self.file.read(min(READ_BLOCK, offset - self._hashed))
+            if not block:
+                raise UploadError("the file became shorter while it was being uploaded")
+            self._digest.update(block)
+            self._hashed += len(block)
+
+    def _body(
+        self, data: bytes, start: int, headers: dict[str, str]
+    ) -> tuple[Iterator[bytes], dict[str, str]]:
+        if self._hashed != start:
+            self._hash_to(start)
+        if not self.multipart:
+            headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Disposition"] = _disposition(self.filename)
+            headers["Content-Length"] = str(len(data))
+            return self._blocks(b"", data, b"", start), headers
+        boundary = uuid.uuid4().hex
+        head = (
+            f"--{boundary}\r\n"
+            f"Content-Disposition: form-data; name=\"file\"; filename*=utf-8''{quote(self.filename)}\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        tail = (
+            f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="filename"\r\n\r\n'
+            f"{self.filename}\r\n--{boundary}--\r\n"
+        ).encode()
+        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        headers["Content-Length"] = str(len(head) + len(data) + len(tail))
+        return self._blocks(head, data, tail, start), headers
+
+    def _blocks(self, head: bytes, data: bytes, tail: bytes, start: int) -> Iterator[bytes]:
+        """The request body in slices, reporting progress as the socket takes them."""
+        yield head
+        view = memoryview(data)
+        for position in range(0, len(data), SEND_BLOCK):
+            yield bytes(view[position : position + SEND_BLOCK])
+            self._report(start + min(position + SEND_BLOCK, len(data)))
+        yield tail
+
+    def _report(self, offset: int) -> None:
+        if self.progress is not None:
+            self.progress(offset, self.size)
+
+
+def _disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(filename)}"
+
+
+def _http(auth: Any, http: httpx.Client | None, timeout: float) -> httpx.Client:
+    if http is not None:
+        return http
+    if isinstance(auth, tuple):
+        auth = httpx.BasicAuth(*auth)
+    return httpx.Client(auth=auth, timeout=timeout, follow_redirects=False)
+
+
+def upload(
+    source: str | os.PathLike[str] | IO[bytes],
+    url: str,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    checksum: str = "md5",
+    progress: Progress | None = None,
+    state_file: str | os.PathLike[str] | None = None,
+    filename: str | None = None,
+    multipart: bool = False,
+    retries: int = 8,
+    backoff: float = 0.5,
+    timeout: float = 60.0,
+    http: httpx.Client | None = None,
+) -> Upload:
+    """Upload ``source`` (a path or a seekable binary file) to the list URL ``url``.
+
+    ``checksum`` must name the server's ``DRF_CHUNKED_UPLOAD_CHECKSUM``. Chunks are sent as raw
+    ``application/octet-stream`` bodies, or as ``multipart/form-data`` with ``multipart=True``.
+    ``retries`` counts consecutive failures; waits start at ``backoff`` seconds and double.
+    """
+    options: dict[str, Any] = {
+        "chunk_size": chunk_size,
+        "checksum": checksum,
+        "multipart": multipart,
+        "progress": progress,
+        "retries": retries,
+        "backoff": backoff,
+    }
+    client = _http(auth, http, timeout)
+    try:
+        if not isinstance(source, (str, os.PathLike)):
+            state = StateFile(state_file, url, None) if state_file is not None else None
+            name = filename or Path(getattr(source, "name", "") or "upload").name
+            return ChunkedUploader(client, source, url, filename=name, state=state, **options).run()
+        path = Path(source)
+        identity = FileIdentity.of(path)
+        state = StateFile(state_file, url, identity) if state_file is not None else None
+        with path.open("rb") as file:
+            name = filename or path.name
+            return ChunkedUploader(client, file, url, filename=name, state=state, **options).run()
+    finally:
+        if http is None:
+            client.close()
+
+
+def status(
+    upload_url: str, *, auth: httpx.Auth | tuple[str, str] | None = None, timeout: float = 60.0
+) -> Upload:
+    """The upload at ``upload_url`` as the server sees it (``offset`` is where to resume)."""
+    with _http(auth, None, timeout) as client:
+        return Upload.from_response(check_response(client.get(upload_url)))
+
+
+def abort(
+    upload_url: str, *, auth: httpx.Auth | tuple[str, str] | None = None, timeout: float = 60.0
+) -> None:
+    """Abort the upload at ``upload_url``: the server removes its record and its bytes."""
+    with _http(auth, None, timeout) as client:
+        check_response(client.delete(upload_url))

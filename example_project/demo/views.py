@@ -1,0 +1,35 @@
+"""The browser uploader page: a file picker that speaks the chunked upload protocol in plain JS."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from chunked_uploads.conf import conf
+
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+MIN_CHUNK_SIZE = 1024  # smaller chunks only make sense in tests: allow them, but not absurd ones
+
+
+def chunk_size(request: HttpRequest) -> int:
+    """``?chunk_size=65536`` (bytes) overrides the default, to try (and test) many small chunks."""
+    try:
+        size = int(request.GET.get("chunk_size", DEFAULT_CHUNK_SIZE))
+    except ValueError:
+        return DEFAULT_CHUNK_SIZE
+    return max(size, MIN_CHUNK_SIZE)
+
+
+@login_required(login_url="/api-auth/login/")
+@ensure_csrf_cookie
+def uploader(request: HttpRequest) -> HttpResponse:
+    """The page; the API calls it makes are authenticated by the session and the CSRF token."""
+    context = {
+        "list_url": reverse("chunkedupload-list"),
+        "chunk_size": chunk_size(request),
+        "checksum": conf.checksum,
+    }
+    return render(request, "demo/uploader.html", context)
