@@ -1,0 +1,114 @@
+"""Serializers: the upload as the protocol returns it, and the completion body's checksum field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIRequestFactory
+
+from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.serializers import (
+    ChecksumSerializer,
+    ChunkedUploadSerializer,
+    ChunkRequestSerializer,
+)
+
+CREATED = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def upload(user: Any) -> ChunkedUpload:
+    return ChunkedUpload.objects.create(
+        user=user,
+        filename="video.mp4",
+        offset=4,
+        size=10,
+        created_at=CREATED,
+        file="chunked_uploads/2026/03/04/secret.part",
+    )
+
+
+def test_upload_body_has_the_protocol_fields_only(upload: ChunkedUpload) -> None:
+    request = APIRequestFactory().get("/anything/", HTTP_HOST="localhost:8443")
+    data = ChunkedUploadSerializer(upload, context={"request": request}).data
+    assert data == {
+        "id": str(upload.pk),
+        "url": f"http://localhost:8443/api/uploads/{upload.pk}/",
+        "filename": "video.mp4",
+        "offset": 4,
+        "size": 10,
+        "status": "uploading",
+        "created_at": "2026-03-04T12:00:00Z",
+        "completed_at": None,
+        "expires": "2026-03-05T12:00:00Z",
+    }
+
+
+def test_url_is_relative_without_a_request(upload: ChunkedUpload) -> None:
+    assert ChunkedUploadSerializer(upload).data["url"] == f"/api/uploads/{upload.pk}/"
+
+
+def test_url_uses_the_request_scheme(upload: ChunkedUpload) -> None:
+    request = APIRequestFactory().get("/", secure=True)
+    data = ChunkedUploadSerializer(upload, context={"request": request}).data
+    assert data["url"] == f"https://testserver/api/uploads/{upload.pk}/"
+
+
+def test_expires_follows_the_expiration_setting(upload: ChunkedUpload, settings: Any) -> None:
+    settings.DRF_CHUNKED_UPLOAD_EXPIRATION_DELTA = timedelta(hours=2)
+    expires = ChunkedUploadSerializer(upload).data["expires"]
+    assert datetime.fromisoformat(expires) == CREATED + timedelta(hours=2)
+
+
+def test_completed_upload(upload: ChunkedUpload) -> None:
+    upload.status = ChunkedUpload.COMPLETE
+    upload.completed_at = CREATED + timedelta(minutes=1)
+    data = ChunkedUploadSerializer(upload).data
+    assert (data["status"], data["completed_at"]) == ("complete", "2026-03-04T12:01:00Z")
+
+
+@pytest.mark.urls("tests.urls_hooks")
+def test_url_follows_the_named_url_setting(upload: ChunkedUpload, settings: Any) -> None:
+    settings.DRF_CHUNKED_UPLOAD_NAMED_URL = "named-detail"
+    assert ChunkedUploadSerializer(upload).data["url"] == f"/api/named/{upload.pk}/"
+
+
+def test_every_field_is_read_only(upload: ChunkedUpload) -> None:
+    serializer = ChunkedUploadSerializer(upload, data={"offset": 0, "filename": "x"}, partial=True)
+    assert serializer.is_valid()
+    assert serializer.validated_data == {}
+
+
+def test_checksum_field_is_named_after_the_algorithm(settings: Any) -> None:
+    serializer = ChecksumSerializer(data={"md5": "ABC"})
+    assert serializer.is_valid()
+    assert serializer.validated_data == {"md5": "ABC"}
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "sha256"
+    serializer = ChecksumSerializer(data={"md5": "ABC"})
+    assert not serializer.is_valid()
+    assert list(serializer.errors) == ["sha256"]
+    assert ChecksumSerializer(data={"sha256": "abc"}).is_valid()
+
+
+def test_checksum_is_required_and_bounded() -> None:
+    serializer = ChecksumSerializer(data={})
+    assert not serializer.is_valid()
+    assert serializer.errors["md5"][0].code == "required"
+    assert not ChecksumSerializer(data={"md5": "a" * 129}).is_valid()
+    assert ChecksumSerializer(data={"md5": "a" * 128}).is_valid()
+
+
+def test_chunk_request_needs_the_file_and_takes_an_optional_name() -> None:
+    chunk = SimpleUploadedFile("part.bin", b"0123")
+    serializer = ChunkRequestSerializer(data={"file": chunk})
+    assert serializer.is_valid(), serializer.errors
+    assert set(serializer.validated_data) == {"file"}
+    named = ChunkRequestSerializer(data={"file": chunk, "filename": "real.txt"})
+    assert named.is_valid()
+    assert named.validated_data["filename"] == "real.txt"
+    missing = ChunkRequestSerializer(data={"filename": "real.txt"})
+    assert not missing.is_valid()
+    assert list(missing.errors) == ["file"]
