@@ -109,3 +109,10 @@ def stored_bytes(upload: Any) -> bytes:
     with upload.file.storage.open(upload.file.name, "rb") as handle:
         data: bytes = handle.read()
     return data
+
+
+def file_name(upload: Any) -> str:
+    """The name of an upload's bytes in its storage; fails the test if it has none."""
+    name = upload.file.name
+    assert name, f"{upload!r} has no stored file"
+    return str(name)

@@ -1,0 +1,79 @@
+"""The example project: it passes ``manage.py check``, its demo user's token works, its admin loads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from chunked_uploads import uploads
+from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.ranges import ContentRange
+
+from .conftest import LIST_URL
+
+MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
+
+
+def test_manage_check_passes_with_the_example_settings(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "demo.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_MEDIA_ROOT": str(tmp_path / "media"),
+    }
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "check", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def create_demo_user(*args: str) -> str:
+    out = StringIO()
+    call_command("create_demo_user", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_demo_user_token_authenticates(db: None) -> None:
+    token = create_demo_user("--quiet").strip()
+    assert len(token) == 40 and "\n" not in token
+    client = APIClient()
+    assert client.get(LIST_URL).status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    response = client.get(LIST_URL)
+    assert response.status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token[:-1]}x")
+    assert client.get(LIST_URL).status_code == 401
+
+
+def test_demo_user_is_reset_not_duplicated(db: None) -> None:
+    first = create_demo_user("--quiet").strip()
+    output = create_demo_user("--password", "other")
+    assert f"API token: {first}" in output
+    user = get_user_model().objects.get(username="demo")
+    assert user.check_password("other")
+    assert not user.is_superuser
+
+
+def test_admin_changelist_loads_for_a_superuser(db: None, user: Any) -> None:
+    session = uploads.start(ChunkedUpload, ContentRange.whole(3), "listed.bin", {"user": user})
+    session.write(b"abc")
+    session.commit()
+    create_demo_user("--superuser", "--quiet")
+    client = APIClient()
+    client.force_login(get_user_model().objects.get(username="demo"))
+    response = client.get(reverse("admin:chunked_uploads_chunkedupload_changelist"))
+    assert response.status_code == 200
+    assert "listed.bin" in response.content.decode()

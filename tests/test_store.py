@@ -1,0 +1,157 @@
+"""Tests of the local-filesystem store: truncation to the offset, the writer lock, moves, discard."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
+from django.test import override_settings
+
+from chunked_uploads.stores import StoreBusy, StoredBytesMissing, get_store
+from chunked_uploads.stores.local import LocalFileStore
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> FileSystemStorage:
+    return FileSystemStorage(location=tmp_path / "store")
+
+
+@pytest.fixture
+def store(storage: FileSystemStorage) -> LocalFileStore:
+    return LocalFileStore(storage)
+
+
+def write(store: LocalFileStore, name: str, offset: int, data: bytes) -> None:
+    writer = store.open_writer(name, offset)
+    try:
+        writer.write(data)
+    finally:
+        writer.close()
+
+
+def read(store: LocalFileStore, name: str) -> bytes:
+    with store.open_reader(name) as reader:
+        data: bytes = reader.read()
+    return data
+
+
+def test_create_makes_an_empty_file(store: LocalFileStore, storage: FileSystemStorage) -> None:
+    name = store.create("uploads/2031/a.part")
+    assert name == "uploads/2031/a.part"
+    assert Path(storage.path(name)).read_bytes() == b""
+
+
+def test_create_never_overwrites(store: LocalFileStore, storage: FileSystemStorage) -> None:
+    storage.save("a.part", ContentFile(b"keep me"))
+    name = store.create("a.part")
+    assert name != "a.part"
+    assert read(store, "a.part") == b"keep me"
+    assert read(store, name) == b""
+
+
+def test_writes_append_from_the_offset(store: LocalFileStore) -> None:
+    name = store.create("a.part")
+    write(store, name, 0, b"0123")
+    write(store, name, 4, b"4567")
+    assert read(store, name) == b"01234567"
+
+
+def test_open_writer_truncates_to_the_offset(store: LocalFileStore) -> None:
+    name = store.create("a.part")
+    write(store, name, 0, b"0123456789")
+    writer = store.open_writer(name, 4)
+    assert read(store, name) == b"0123"  # dropped before the first new byte arrives
+    writer.write(b"XY")
+    writer.sync()
+    writer.close()
+    assert read(store, name) == b"0123XY"
+
+
+def test_offset_past_the_stored_bytes_is_missing_bytes(store: LocalFileStore) -> None:
+    name = store.create("a.part")
+    write(store, name, 0, b"012")
+    with pytest.raises(StoredBytesMissing):
+        store.open_writer(name, 4)
+    assert read(store, name) == b"012"
+    write(store, name, 3, b"3")  # the failed attempt released its lock
+    assert read(store, name) == b"0123"
+
+
+def test_missing_file_cannot_be_written(store: LocalFileStore) -> None:
+    with pytest.raises(FileNotFoundError):
+        store.open_writer("never-created.part", 0)
+
+
+def test_second_writer_is_refused_while_the_first_holds_the_lock(store: LocalFileStore) -> None:
+    name = store.create("a.part")
+    first = store.open_writer(name, 0)
+    first.write(b"first")
+    with pytest.raises(StoreBusy):
+        store.open_writer(name, 0)
+    first.close()
+    assert read(store, name) == b"first"  # the refused writer truncated nothing
+    write(store, name, 5, b"-second")
+    assert read(store, name) == b"first-second"
+
+
+def test_finalize_moves_the_file_without_copying(
+    store: LocalFileStore, storage: FileSystemStorage
+) -> None:
+    name = store.create("dir/a.part")
+    write(store, name, 0, b"payload")
+    inode = os.stat(storage.path(name)).st_ino
+    final = store.finalize(name, "dir/a.done")
+    assert final == "dir/a.done"
+    assert os.stat(storage.path(final)).st_ino == inode
+    assert not storage.exists(name)
+    assert read(store, final) == b"payload"
+
+
+def test_finalize_keeps_an_existing_target(
+    store: LocalFileStore, storage: FileSystemStorage
+) -> None:
+    storage.save("a.done", ContentFile(b"someone else's"))
+    name = store.create("a.part")
+    write(store, name, 0, b"mine")
+    final = store.finalize(name, "a.done")
+    assert final != "a.done"
+    assert final.endswith(".done")
+    assert read(store, final) == b"mine"
+    assert read(store, "a.done") == b"someone else's"
+
+
+def test_finalize_to_the_same_name_keeps_the_file(store: LocalFileStore) -> None:
+    name = store.create("a.bin")
+    write(store, name, 0, b"same")
+    assert store.finalize(name, name) == name
+    assert read(store, name) == b"same"
+
+
+def test_discard_removes_and_tolerates_missing(
+    store: LocalFileStore, storage: FileSystemStorage
+) -> None:
+    name = store.create("a.part")
+    write(store, name, 0, b"gone")
+    store.discard(name)
+    assert not storage.exists(name)
+    store.discard(name)  # already gone: not an error
+
+
+def test_writer_finish_keeps_no_state(store: LocalFileStore) -> None:
+    name = store.create("a.part")
+    writer = store.open_writer(name, 0)
+    writer.write(b"flushed")
+    assert writer.finish() is None
+    assert read(store, name) == b"flushed"  # visible to a reader before close
+    writer.close()
+    assert store.can_read_in_progress
+
+
+def test_a_filesystem_storage_gets_the_local_store(storage: FileSystemStorage) -> None:
+    with override_settings(DRF_CHUNKED_UPLOAD_STORAGE_CLASS=storage):
+        store = get_store()
+    assert type(store) is LocalFileStore
+    assert store.storage is storage
