@@ -176,3 +176,23 @@ def test_failed_single_shot_sends_nothing(
     assert api.post(LIST_URL, body, format="multipart").status_code == 400
     assert ChunkedUpload.objects.count() == 0
     assert recorder.take() == []
+
+
+def test_a_raising_receiver_does_not_take_back_an_acknowledged_chunk(
+    api: APIClient, payload: bytes
+) -> None:
+    """A receiver's exception surfaces, but the first chunk it was told about stays recorded."""
+
+    def explode(**kwargs: Any) -> None:
+        raise RuntimeError("receiver failed")
+
+    signals.chunk_received.connect(explode, dispatch_uid="explode")
+    api.raise_request_exception = False
+    try:
+        response = put_chunk(api, LIST_URL, payload[:100_000], 0, len(payload))
+    finally:
+        signals.chunk_received.disconnect(dispatch_uid="explode")
+    assert response.status_code == 500
+    upload = ChunkedUpload.objects.get()
+    assert upload.offset == 100_000
+    assert upload.lease_token is None
