@@ -95,16 +95,23 @@ def build(session: nox.Session) -> None:
     wheel = next(dist.glob("*.whl"))
     session.install(f"{wheel}[test]")
     with tempfile.TemporaryDirectory() as work:
-        # Everything but the package: it must come from the wheel.
-        for name in ("tests", "example_project", "docs", "README.md", "mkdocs.yml"):
+        # Everything but the package, which must come from the wheel (pytest's configuration
+        # in pyproject.toml puts "." on the path: here "." holds no chunked_uploads).
+        for name in (
+            "tests",
+            "example_project",
+            "docs",
+            "README.md",
+            "mkdocs.yml",
+            "pyproject.toml",
+        ):
             source, target = ROOT / name, Path(work) / name
             if source.is_dir():
-                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+                shutil.copytree(
+                    source, target, ignore=shutil.ignore_patterns("__pycache__", "node_modules")
+                )
             elif source.exists():
                 shutil.copy(source, target)
-        ini = "[pytest]\nDJANGO_SETTINGS_MODULE = tests.settings\npythonpath = example_project\n"
-        ini += "filterwarnings =\n    error::DeprecationWarning\n    error::PendingDeprecationWarning\n"
-        (Path(work) / "pytest.ini").write_text(ini)
         session.chdir(work)
         session.run(
             "python",
