@@ -186,7 +186,9 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         if max_bytes is not None and byte_range.total > max_bytes:
             raise exceptions.SizeLimitExceeded(max_bytes)
         max_chunk = conf.max_chunk_bytes
-        if max_chunk is not None and byte_range.length > max_chunk:
+        # A per-chunk limit bounds PUTs; a single shot is one whole file, which MAX_BYTES bounds.
+        chunked = self.action != "create_complete"
+        if chunked and max_chunk is not None and byte_range.length > max_chunk:
             raise exceptions.ChunkTooLarge(byte_range.length, max_chunk)
         if length is not None and length != byte_range.length:
             raise exceptions.ChunkSizeMismatch(length, byte_range.length)

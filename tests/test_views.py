@@ -973,6 +973,20 @@ def test_max_chunk_bytes_setting(api: APIClient, payload: bytes, settings: Any) 
     assert_unchanged(upload_id, payload[:1000])
 
 
+def test_max_chunk_bytes_does_not_bound_a_single_shot(
+    api: APIClient, payload: bytes, settings: Any
+) -> None:
+    """MAX_CHUNK_BYTES bounds PUTs; a whole file, raw or multipart, is bounded by MAX_BYTES only."""
+    settings.DRF_CHUNKED_UPLOAD_MAX_CHUNK_BYTES = 1000
+    data = payload[:5000]
+    assert single_shot(api, data, md5=md5(data)).status_code == 200
+    response = api.post(
+        f"{LIST_URL}?md5={md5(data)}", data, content_type="application/octet-stream"
+    )
+    assert response.status_code == 200, response.content
+    assert ChunkedUpload.objects.filter(status="complete").count() == 2
+
+
 # -- hooks -------------------------------------------------------------------------------------
 
 
