@@ -1,0 +1,126 @@
+"""drf-chunked-upload 0.6.0 (the seed) in its own virtualenv, behind a tiny generated Django project.
+
+The project is routed the way the seed's own tests route it (``uploads/`` and ``uploads/<uuid:pk>/``
+named ``chunkedupload-detail``, ``DRF_CHUNKED_UPLOAD_ABSTRACT_MODEL = False``) and authenticates
+with DRF's ``TokenAuthentication``, as the example project does (Basic auth would add a PBKDF2 run
+to every chunk). Its SQLite database gets the same options as the example project's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SEED_REQUIREMENT = "drf-chunked-upload==0.6.0"
+SERVER_REQUIREMENT = "gunicorn"
+
+SETTINGS = '''\
+"""Settings of the generated seed project (see benchmarks/seed_project.py)."""
+import os
+
+SECRET_KEY = "benchmark-only"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_chunked_upload",
+]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]  # DRF authenticates by token
+ROOT_URLCONF = "seedproj.urls"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["SEED_DB_PATH"],
+        "OPTIONS": {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
+    }
+}
+if os.environ.get("SEED_TUNED_SQLITE"):  # the --tuned-sqlite experiment
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    DATABASES["default"]["OPTIONS"]["init_command"] += "PRAGMA synchronous=NORMAL;"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+MEDIA_ROOT = os.environ["SEED_MEDIA_ROOT"]
+DRF_CHUNKED_UPLOAD_ABSTRACT_MODEL = False
+LOGGING = {
+    "version": 1,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
+}
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+'''
+
+URLS = '''\
+"""The seed's view, routed as in drf-chunked-upload's own tests."""
+from django.urls import path
+
+from drf_chunked_upload.views import ChunkedUploadView
+
+urlpatterns = [
+    path("uploads/", ChunkedUploadView.as_view()),
+    path("uploads/<uuid:pk>/", ChunkedUploadView.as_view(), name="chunkedupload-detail"),
+]
+'''
+
+WSGI = """\
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seedproj.settings")
+application = get_wsgi_application()
+"""
+
+MANAGE = """\
+import os
+import sys
+
+from django.core.management import execute_from_command_line
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seedproj.settings")
+execute_from_command_line(sys.argv)
+"""
+
+CREATE_TOKEN = (
+    "from django.contrib.auth.models import User; "
+    "from rest_framework.authtoken.models import Token; "
+    "user, _ = User.objects.get_or_create(username='bench'); "
+    "print(Token.objects.get_or_create(user=user)[0].key)"
+)
+
+
+def ensure_venv(venv: Path) -> Path:
+    """Create the seed's virtualenv once (cached); return its Python."""
+    python = venv / "bin" / "python"
+    gunicorn = venv / "bin" / "gunicorn"
+    if not gunicorn.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(python), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, SEED_REQUIREMENT, SERVER_REQUIREMENT], check=True)
+    return python
+
+
+def write_project(root: Path) -> Path:
+    """Write the seed project under ``root``; return the directory holding ``manage.py``."""
+    package = root / "seedproj"
+    package.mkdir(parents=True, exist_ok=True)
+    files = {
+        package / "__init__.py": "",
+        package / "settings.py": SETTINGS,
+        package / "urls.py": URLS,
+        package / "wsgi.py": WSGI,
+        root / "manage.py": MANAGE,
+    }
+    for path, text in files.items():
+        path.write_text(text)
+    return root

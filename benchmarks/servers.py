@@ -1,0 +1,237 @@
+"""The three servers under test, each under gunicorn with 2 sync workers, and their /proc readings.
+
+- ``chunked_uploads``: the example project (``demo.settings``), SQLite file and media in a temp dir;
+- ``seed``: drf-chunked-upload 0.6.0 in its own virtualenv (``seed_project.py``);
+- ``bare``: ``bare_wsgi.py``, the ceiling.
+
+Each server gets a listening socket bound to port 0 by this process and inherited by gunicorn
+(``--bind fd://N``), so ports never collide with other engineers' servers. Memory is read from
+``/proc``: each case resets the workers' peak RSS (``clear_refs`` 5) and reads ``VmHWM`` at its
+end, so a spike between two samples cannot be missed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import seed_project
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+EXAMPLE = REPO / "example_project"
+BENCH_DIR = Path(__file__).resolve().parent
+WORKERS = 2
+
+
+@dataclass
+class Server:
+    """A running gunicorn master and what a client needs to talk to it."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    media_root: Path
+    token: str | None = None
+    prefix: str = "/"
+    log: Path | None = None
+    workers: list[int] = field(default_factory=list)
+
+    def worker_pids(self) -> list[int]:
+        """The master's live children (re-read: gunicorn replaces a worker that dies)."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and _parent(int(entry)) == self.process.pid:
+                pids.append(int(entry))
+        return pids
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def reset_peak_rss(pids: list[int]) -> bool:
+    """Reset each process's ``VmHWM``; False where the kernel does not allow it."""
+    ok = True
+    for pid in pids:
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            ok = False
+    return ok
+
+
+def read_status_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _listen() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+def _gunicorn(
+    name: str, gunicorn: Path, app: str, cwd: Path, env: dict[str, str], workdir: Path
+) -> tuple[subprocess.Popen[bytes], int, Path]:
+    sock = _listen()
+    fd = sock.fileno()
+    log = workdir / f"{name}.log"
+    command = [
+        str(gunicorn),
+        app,
+        f"--bind=fd://{fd}",
+        f"--workers={WORKERS}",
+        "--worker-class=sync",
+    ]
+    command += ["--timeout=900", "--log-level=warning"]
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **env},
+            pass_fds=(fd,),
+            stdout=output,
+            stderr=output,
+        )
+    port = sock.getsockname()[1]
+    sock.close()  # gunicorn holds its own copy of the listening socket
+    return process, port, log
+
+
+def _wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited; see {server.log}")
+        if len(server.worker_pids()) == WORKERS:
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+                return
+            except OSError:
+                pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} did not start; see {server.log}")
+
+
+OVERRIDES = """\"\"\"demo.settings with tuned SQLite (benchmark experiment, see README.md).\"\"\"
+from demo.settings import *  # noqa: F403
+
+DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405
+DATABASES["default"]["OPTIONS"]["init_command"] += "PRAGMA synchronous=NORMAL;"  # noqa: F405
+"""
+
+
+def start_ours(workdir: Path, tuned: bool = False) -> Server:
+    """The example project: migrate a fresh SQLite file, create the demo token, serve.
+
+    ``tuned``: an experiment, persistent connections and ``synchronous=NORMAL`` on top of
+    ``demo.settings``.
+    """
+    media = workdir / "ours-media"
+    media.mkdir()
+    settings = "demo.settings"
+    if tuned:
+        (workdir / "bench_settings.py").write_text(OVERRIDES)
+        settings = "bench_settings"
+    env = {
+        "PYTHONPATH": str(workdir),
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DATABASE_URL": f"sqlite:///{workdir / 'ours.sqlite3'}",
+        "DJANGO_MEDIA_ROOT": str(media),
+        "DJANGO_DEBUG": "0",
+    }
+    full_env = {**os.environ, **env}
+    manage = [str(VENV_BIN / "python"), "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=EXAMPLE, env=full_env, check=True)
+    token = subprocess.run(
+        [*manage, "create_demo_user", "--quiet"],
+        cwd=EXAMPLE,
+        env=full_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    process, port, log = _gunicorn(
+        "ours", VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir
+    )
+    server = Server("chunked_uploads", process, port, media, token, "/api/uploads/", log)
+    _wait_ready(server)
+    return server
+
+
+def start_seed(workdir: Path, cache: Path, tuned: bool = False) -> Server:
+    """drf-chunked-upload 0.6.0 from its cached virtualenv, behind the generated project."""
+    python = seed_project.ensure_venv(cache / "seed-venv")
+    project = seed_project.write_project(workdir / "seed-project")
+    media = workdir / "seed-media"
+    media.mkdir()
+    env = {
+        "DJANGO_SETTINGS_MODULE": "seedproj.settings",
+        "SEED_DB_PATH": str(workdir / "seed.sqlite3"),
+        "SEED_MEDIA_ROOT": str(media),
+        "SEED_TUNED_SQLITE": "1" if tuned else "",
+    }
+    full_env = {**os.environ, **env}
+    subprocess.run(
+        [str(python), "manage.py", "migrate", "-v0"], cwd=project, env=full_env, check=True
+    )
+    token = subprocess.run(
+        [str(python), "manage.py", "shell", "-c", seed_project.CREATE_TOKEN],
+        cwd=project,
+        env=full_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[-1]  # Django 5.2's shell may print a line about auto-imports first
+    gunicorn = python.parent / "gunicorn"
+    process, port, log = _gunicorn("seed", gunicorn, "seedproj.wsgi", project, env, workdir)
+    server = Server("drf-chunked-upload", process, port, media, token, "/uploads/", log)
+    _wait_ready(server)
+    return server
+
+
+def start_bare(workdir: Path) -> Server:
+    media = workdir / "bare-media"
+    media.mkdir()
+    env = {"BARE_MEDIA_ROOT": str(media)}
+    process, port, log = _gunicorn(
+        "bare", VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir
+    )
+    server = Server("bare WSGI", process, port, media, None, "/", log)
+    _wait_ready(server)
+    return server
