@@ -14,6 +14,18 @@ from rest_framework.test import APIClient
 
 LIST_URL = "/api/uploads/"
 
+# Debian's Chromium, driven by Playwright (never a downloaded browser); the flags keep it off the
+# network, which this machine does not have.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 @pytest.fixture(autouse=True)
 def media_root(settings: Any, tmp_path: Path) -> Path:

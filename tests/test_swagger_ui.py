@@ -15,17 +15,8 @@ from rest_framework.authtoken.models import Token
 
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import stored_bytes
+from .conftest import CHROMIUM, CHROMIUM_ARGS, stored_bytes
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 EXTERNAL = re.compile(rb"""(?:src|href)=["'](?:https?:)?//""")
 
 

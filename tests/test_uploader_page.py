@@ -18,21 +18,14 @@ from django.contrib.auth import get_user_model
 
 from chunked_uploads.models import ChunkedUpload
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .conftest import CHROMIUM, CHROMIUM_ARGS
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHUNK = 64 * 1024
 
 pytestmark = [
     pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+        not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"
     ),
     pytest.mark.django_db(transaction=True),
 ]
@@ -45,7 +38,7 @@ def browser() -> Iterator[Any]:
         # Playwright's sync API keeps an asyncio loop in this thread, which makes Django refuse
         # the ORM calls of the test itself; they are plain blocking calls, so allow them.
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
