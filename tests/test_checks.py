@@ -128,29 +128,30 @@ def test_no_digest_mode_info_when_not_resumable(algorithm: str) -> None:
 
 
 def run_check(*args: str) -> str:
+    """``manage.py check``; callers take ``db``: Django 6.1's JSONField check queries SQLite."""
     out, err = StringIO(), StringIO()
     call_command("check", *args, stdout=out, stderr=err)
     return out.getvalue() + err.getvalue()
 
 
-def test_manage_check_passes_by_default() -> None:
+def test_manage_check_passes_by_default(db: None) -> None:
     output = run_check()
     assert "chunked_uploads" not in output
 
 
 @override_settings(DRF_CHUNKED_UPLOAD_MAX_BYTES=-1)
-def test_manage_check_fails_on_a_bad_setting() -> None:
+def test_manage_check_fails_on_a_bad_setting(db: None) -> None:
     with pytest.raises(SystemCheckError, match=r"chunked_uploads\.E002"):
         run_check()
 
 
 @override_settings(DRF_CHUNKED_UPLOAD_CHECKSUM="sha3_256")
-def test_manage_check_warns_when_not_resumable() -> None:
+def test_manage_check_warns_when_not_resumable(db: None) -> None:
     output = run_check()
     assert "chunked_uploads.W001" in output
     assert "chunked_uploads.I001" not in run_check("--deploy")
 
 
-def test_manage_check_deploy_shows_the_digest_mode() -> None:
+def test_manage_check_deploy_shows_the_digest_mode(db: None) -> None:
     assert "chunked_uploads.I001" in run_check("--deploy")
     assert "chunked_uploads.I001" not in run_check()

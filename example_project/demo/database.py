@@ -30,7 +30,6 @@ def sqlite(path: Path | str) -> dict[str, Any]:
         "NAME": str(path),
         "OPTIONS": {"timeout": 30},
         "CONN_MAX_AGE": None,
-        "CONN_HEALTH_CHECKS": True,
     }
     if django.VERSION >= (5, 1):
         config["OPTIONS"].update(
