@@ -102,6 +102,7 @@ def build(session: nox.Session) -> None:
             "example_project",
             "docs",
             "README.md",
+            "CHANGELOG.md",
             "mkdocs.yml",
             "pyproject.toml",
         ):
