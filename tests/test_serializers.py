@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z before 3.11
 from rest_framework.test import APIRequestFactory
 
 from chunked_uploads.models import ChunkedUpload
@@ -15,6 +16,8 @@ from chunked_uploads.serializers import (
     ChunkedUploadSerializer,
     ChunkRequestSerializer,
 )
+
+UTC = timezone.utc  # datetime.UTC needs Python 3.11
 
 CREATED = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
@@ -60,7 +63,7 @@ def test_url_uses_the_request_scheme(upload: ChunkedUpload) -> None:
 def test_expires_follows_the_expiration_setting(upload: ChunkedUpload, settings: Any) -> None:
     settings.DRF_CHUNKED_UPLOAD_EXPIRATION_DELTA = timedelta(hours=2)
     expires = ChunkedUploadSerializer(upload).data["expires"]
-    assert datetime.fromisoformat(expires) == CREATED + timedelta(hours=2)
+    assert parse_datetime(expires) == CREATED + timedelta(hours=2)
 
 
 def test_completed_upload(upload: ChunkedUpload) -> None:

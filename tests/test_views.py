@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +22,7 @@ from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z before 3.11
 from rest_framework.test import APIClient
 
 from chunked_uploads.hashing import is_resumable
@@ -29,6 +30,8 @@ from chunked_uploads.models import ChunkedUpload
 from tests import urls_hooks
 
 from .conftest import LIST_URL, md5, put_chunk, stored_bytes, upload_in_chunks
+
+UTC = timezone.utc  # datetime.UTC needs Python 3.11
 
 CHUNK = 100_000
 TOTAL = 300_000
@@ -143,8 +146,8 @@ def test_create_returns_the_protocol_body(api: APIClient, user: Any, payload: by
     assert (body["offset"], body["size"], body["status"]) == (CHUNK, TOTAL, "uploading")
     assert body["filename"] == "video.mp4"
     assert body["completed_at"] is None
-    assert datetime.fromisoformat(body["created_at"]) == NOW
-    assert datetime.fromisoformat(body["expires"]) == NOW + timedelta(days=1)
+    assert parse_datetime(body["created_at"]) == NOW
+    assert parse_datetime(body["expires"]) == NOW + timedelta(days=1)
     assert upload.user == user
     assert stored_bytes(upload) == payload[:CHUNK]
 
@@ -277,7 +280,7 @@ def test_complete_verifies_and_renames_the_file(
     body = response.json()
     assert set(body) == BODY_KEYS
     assert (body["status"], body["offset"], body["size"]) == ("complete", TOTAL, TOTAL)
-    assert datetime.fromisoformat(body["completed_at"]) is not None
+    assert parse_datetime(body["completed_at"]) is not None
     upload = ChunkedUpload.objects.get()
     assert part_name.endswith(".part")
     assert upload.file.name == part_name.removesuffix(".part") + ".done"
@@ -789,7 +792,7 @@ def test_expiration_delta_setting(api: APIClient, payload: bytes, settings: Any)
     settings.DRF_CHUNKED_UPLOAD_EXPIRATION_DELTA = timedelta(minutes=5)
     with time_machine.travel(NOW, tick=False):
         body = put_chunk(api, LIST_URL, payload[:CHUNK], 0, TOTAL).json()
-    assert datetime.fromisoformat(body["expires"]) == NOW + timedelta(minutes=5)
+    assert parse_datetime(body["expires"]) == NOW + timedelta(minutes=5)
     url = detail(body["id"])
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
         assert_error(put_chunk(api, url, payload[CHUNK:], CHUNK, TOTAL), 410, "upload_expired")
