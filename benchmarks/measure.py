@@ -37,7 +37,7 @@ class Case:
 
 @dataclass(frozen=True)
 class Variant:
-    server: str  # key into the servers dict: "ours", "seed", "bare"
+    server: str  # key into the servers dict: "ours", "ours-s3", "ours-storage-s3", "seed", "bare"
     body: Body
 
     def label(self, servers: dict[str, Server]) -> str:
@@ -200,5 +200,7 @@ def clear_media(server: Server) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
+    if server.clear_store is not None:
+        server.clear_store()
     os.sync()
     time.sleep(0.2)

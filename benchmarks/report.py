@@ -11,9 +11,15 @@ from collections.abc import Iterable
 
 from measure import Measurement, MiB
 
-NAMES = {"ours": "chunked_uploads", "seed": "drf-chunked-upload 0.6.0", "bare": "bare WSGI"}
+NAMES = {
+    "ours": "chunked_uploads",
+    "ours-s3": "chunked_uploads [s3 multipart]",
+    "ours-storage-s3": "chunked_uploads [storage store, S3Storage]",
+    "seed": "drf-chunked-upload 0.6.0",
+    "bare": "bare WSGI",
+}
 Key = tuple[int, int, int, str, str]  # size, chunk, clients, server, body
-SERVER_ORDER = {"bare": 0, "ours": 1, "seed": 2}
+SERVER_ORDER = {"bare": 0, "ours": 1, "ours-s3": 2, "ours-storage-s3": 3, "seed": 4}
 
 
 def _size(value: int) -> str:

@@ -22,15 +22,16 @@ import time
 from itertools import product
 from pathlib import Path
 
+import moto_s3
 import report
 import servers
 from measure import Case, Measurement, MiB, Variant, clear_media, measure
 
 CACHE = Path(__file__).resolve().parent / ".cache"
+STORE_KEYS = {"local": "ours", "s3": "ours-s3", "storage-s3": "ours-storage-s3"}
 VARIANTS = (
     Variant("bare", "raw"),
-    Variant("ours", "raw"),
-    Variant("ours", "multipart"),
+    *(Variant(key, body) for key in STORE_KEYS.values() for body in ("raw", "multipart")),
     Variant("seed", "multipart"),  # the seed reads chunks from multipart bodies only
 )
 
@@ -52,6 +53,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only", nargs="+", choices=["bare", "ours", "seed"], help="servers to run"
+    )
+    parser.add_argument(
+        "--stores",
+        nargs="+",
+        choices=list(STORE_KEYS),
+        default=["local"],
+        help="stores of chunked_uploads: s3 and storage-s3 on a moto S3 server (default local)",
+    )
+    parser.add_argument(
+        "--bodies",
+        nargs="+",
+        choices=["raw", "multipart"],
+        default=["raw", "multipart"],
+        help="chunked_uploads' request bodies (default both)",
     )
     parser.add_argument("--json", type=Path, help="write the raw measurements here")
     parser.add_argument("--markdown", type=Path, help="write the table and targets here")
@@ -86,16 +101,24 @@ def make_source(directory: Path, size: int) -> tuple[Path, str]:
     return path, digest.hexdigest()
 
 
-def start_servers(workdir: Path, only: list[str] | None, tuned: bool) -> dict[str, servers.Server]:
+def start_servers(
+    workdir: Path,
+    only: list[str] | None,
+    tuned: bool,
+    stores: list[str],
+    moto: moto_s3.Moto | None,
+) -> dict[str, servers.Server]:
     wanted = only or ["bare", "ours", "seed"]
     started: dict[str, servers.Server] = {}
     starters = {
         "bare": lambda: servers.start_bare(workdir),
-        "ours": lambda: servers.start_ours(workdir, tuned),
         "seed": lambda: servers.start_seed(workdir, CACHE, tuned),
     }
+    for store in stores:  # one chunked_uploads server per store
+        starters[STORE_KEYS[store]] = lambda s=store: servers.start_ours(workdir, tuned, s, moto)
+    keys = [k for k in starters if k in wanted or (k.startswith("ours") and "ours" in wanted)]
     try:
-        for key in wanted:
+        for key in keys:
             started[key] = starters[key]()
     except BaseException:
         for server in started.values():
@@ -110,8 +133,13 @@ def run_all(
     workdir: Path,
     repeat: int,
     profile: Path | None = None,
+    bodies: tuple[str, ...] = ("raw", "multipart"),
 ) -> list[Measurement]:
-    variants = [v for v in VARIANTS if v.server in running]
+    variants = [
+        v
+        for v in VARIANTS
+        if v.server in running and (v.server in ("bare", "seed") or v.body in bodies)
+    ]
     sources = {size: make_source(workdir, size) for size in {c.size for c in all_cases}}
     warm_up(variants, running, make_source(workdir, 8 * MiB))
     measurements = []
@@ -164,13 +192,24 @@ def main(argv: list[str]) -> int:
     CACHE.mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="chunked-uploads-bench-"))
     print(f"work dir {workdir}; {machine_note()}")
-    running = start_servers(workdir, args.only, args.tuned_sqlite)
+    # moto keeps the S3 stores' objects; one upload at a time, emptied between measurements.
+    moto = moto_s3.start_moto(workdir) if set(args.stores) - {"local"} else None
+    try:
+        running = start_servers(workdir, args.only, args.tuned_sqlite, args.stores, moto)
+    except BaseException:
+        if moto is not None:
+            moto.stop()
+        raise
     began = time.time()
     try:
-        measurements = run_all(all_cases, running, workdir, args.repeat, args.profile)
+        measurements = run_all(
+            all_cases, running, workdir, args.repeat, args.profile, tuple(args.bodies)
+        )
     finally:
         for server in running.values():
             server.stop()
+        if moto is not None:
+            moto.stop()
         for source in workdir.glob("source-*.bin"):
             source.unlink()
     results = report.reduce(measurements)

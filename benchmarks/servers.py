@@ -4,6 +4,9 @@
 - ``seed``: drf-chunked-upload 0.6.0 in its own virtualenv (``seed_project.py``);
 - ``bare``: ``bare_wsgi.py``, the ceiling.
 
+``chunked_uploads`` may also run once per S3 store (``--stores``), against a moto S3 server
+(``moto_s3.py``), each from a settings module generated on top of ``demo.settings``.
+
 Each server gets a listening socket bound to port 0 by this process and inherited by gunicorn
 (``--bind fd://N``), so ports never collide with other engineers' servers. Memory is read from
 ``/proc``: each case resets the workers' peak RSS (``clear_refs`` 5) and reads ``VmHWM`` at its
@@ -16,9 +19,11 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import moto_s3
 import seed_project
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +45,7 @@ class Server:
     prefix: str = "/"
     log: Path | None = None
     workers: list[int] = field(default_factory=list)
+    clear_store: Callable[[], None] | None = None  # empties an object store between measurements
 
     def worker_pids(self) -> list[int]:
         """The master's live children (re-read: gunicorn replaces a worker that dies)."""
@@ -148,30 +154,45 @@ def _wait_ready(server: Server) -> None:
     raise RuntimeError(f"{server.name} did not start; see {server.log}")
 
 
-OVERRIDES = """\"\"\"demo.settings with tuned SQLite (benchmark experiment, see README.md).\"\"\"
+OVERRIDES = """\"\"\"demo.settings with benchmark overrides (see README.md).\"\"\"
 from demo.settings import *  # noqa: F403
-
+"""
+TUNED = """
 DATABASES["default"]["CONN_MAX_AGE"] = None  # noqa: F405
 DATABASES["default"]["OPTIONS"]["init_command"] += "PRAGMA synchronous=NORMAL;"  # noqa: F405
 """
 
 
-def start_ours(workdir: Path, tuned: bool = False) -> Server:
+STORE_LABELS = {"s3": "s3 multipart", "storage-s3": "storage store, S3Storage"}
+
+
+def start_ours(
+    workdir: Path, tuned: bool = False, store: str = "local", moto: moto_s3.Moto | None = None
+) -> Server:
     """The example project: migrate a fresh SQLite file, create the demo token, serve.
 
     ``tuned``: an experiment, persistent connections and ``synchronous=NORMAL`` on top of
-    ``demo.settings``.
+    ``demo.settings``. ``store``: ``local`` (the default store on local media), ``s3`` (the S3
+    multipart store) or ``storage-s3`` (the generic storage store on django-storages'
+    ``S3Storage``), the last two in a bucket of their own on ``moto``.
     """
-    media = workdir / "ours-media"
+    key = "ours" if store == "local" else f"ours-{store}"
+    media = workdir / f"{key}-media"
     media.mkdir()
     settings = "demo.settings"
-    if tuned:
-        (workdir / "bench_settings.py").write_text(OVERRIDES)
-        settings = "bench_settings"
+    overrides = OVERRIDES + (TUNED if tuned else "")
+    bucket = f"bench-{store}"
+    if store != "local":
+        assert moto is not None
+        moto.create_bucket(bucket)
+        overrides += moto_s3.settings_lines(store, moto.endpoint, bucket)
+    if overrides != OVERRIDES:
+        settings = f"bench_settings_{key.replace('-', '_')}"
+        (workdir / f"{settings}.py").write_text(overrides)
     env = {
         "PYTHONPATH": str(workdir),
         "DJANGO_SETTINGS_MODULE": settings,
-        "DATABASE_URL": f"sqlite:///{workdir / 'ours.sqlite3'}",
+        "DATABASE_URL": f"sqlite:///{workdir / (key + '.sqlite3')}",
         "DJANGO_MEDIA_ROOT": str(media),
         "DJANGO_DEBUG": "0",
     }
@@ -186,10 +207,11 @@ def start_ours(workdir: Path, tuned: bool = False) -> Server:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    process, port, log = _gunicorn(
-        "ours", VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir
-    )
-    server = Server("chunked_uploads", process, port, media, token, "/api/uploads/", log)
+    process, port, log = _gunicorn(key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir)
+    name = "chunked_uploads" if store == "local" else f"chunked_uploads [{STORE_LABELS[store]}]"
+    server = Server(name, process, port, media, token, "/api/uploads/", log)
+    if moto is not None and store != "local":
+        server.clear_store = lambda: moto.empty_bucket(bucket)
     _wait_ready(server)
     return server
 
