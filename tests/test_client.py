@@ -31,6 +31,21 @@ class Interrupted(Exception):
     """Stands for the process dying (Ctrl-C, a crash) in the middle of an upload."""
 
 
+def upload_until_interrupted(
+    path: Path, list_url: str, token: Any, offset: int, state_file: Path | None = None
+) -> None:
+    """Start uploading ``path`` and let the client die once ``offset`` bytes were acknowledged."""
+    with pytest.raises(Interrupted):
+        client.upload(
+            path,
+            list_url,
+            chunk_size=CHUNK,
+            auth=token,
+            state_file=state_file,
+            progress=interrupt_at(offset),
+        )
+
+
 def interrupt_at(offset: int) -> client.Progress:
     """A progress callback that dies once the server acknowledged ``offset`` bytes.
 
@@ -184,15 +199,7 @@ def test_interrupted_process_resumes_from_the_state_file(
 ) -> None:
     state_file = tmp_path / "state.json"
 
-    with pytest.raises(Interrupted):
-        client.upload(
-            data_file,
-            list_url,
-            chunk_size=CHUNK,
-            auth=token,
-            state_file=state_file,
-            progress=interrupt_at(3 * CHUNK),
-        )
+    upload_until_interrupted(data_file, list_url, token, 3 * CHUNK, state_file=state_file)
     state = json.loads(state_file.read_text())
     upload = ChunkedUpload.objects.get()
     assert state["upload_url"] == f"{list_url}{upload.pk}/"
@@ -212,15 +219,7 @@ def test_state_of_another_file_version_is_ignored(
     token: Any, list_url: str, data_file: Path, tmp_path: Path
 ) -> None:
     state_file = tmp_path / "state.json"
-    with pytest.raises(Interrupted):
-        client.upload(
-            data_file,
-            list_url,
-            chunk_size=CHUNK,
-            auth=token,
-            state_file=state_file,
-            progress=interrupt_at(CHUNK),
-        )
+    upload_until_interrupted(data_file, list_url, token, CHUNK, state_file=state_file)
     first = ChunkedUpload.objects.get()
     data_file.write_bytes(os.urandom(2 * CHUNK))  # same path, new content: a new upload
     result = client.upload(data_file, list_url, chunk_size=CHUNK, auth=token, state_file=state_file)
@@ -232,15 +231,7 @@ def test_state_of_an_aborted_upload_starts_over(
     token: Any, list_url: str, data_file: Path, tmp_path: Path
 ) -> None:
     state_file = tmp_path / "state.json"
-    with pytest.raises(Interrupted):
-        client.upload(
-            data_file,
-            list_url,
-            chunk_size=CHUNK,
-            auth=token,
-            state_file=state_file,
-            progress=interrupt_at(CHUNK),
-        )
+    upload_until_interrupted(data_file, list_url, token, CHUNK, state_file=state_file)
     upload_url = json.loads(state_file.read_text())["upload_url"]
     assert client.status(upload_url, auth=token).offset == CHUNK
     client.abort(upload_url, auth=token)
@@ -253,14 +244,7 @@ def test_offset_mismatch_moves_to_the_expected_offset(
     token: Any, list_url: str, data_file: Path
 ) -> None:
     content = data_file.read_bytes()
-    with pytest.raises(Interrupted):
-        client.upload(
-            data_file,
-            list_url,
-            chunk_size=CHUNK,
-            auth=token,
-            progress=interrupt_at(CHUNK),
-        )
+    upload_until_interrupted(data_file, list_url, token, CHUNK)
     upload = ChunkedUpload.objects.get()
     upload_url = f"{list_url}{upload.pk}/"
     # Another client sent the second chunk meanwhile; this one still believes the offset is 0.
