@@ -156,14 +156,3 @@ class UploadBusy(ChunkedUploadError):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Upload is busy: another request is writing to it. Retry after it finished."
     default_code = "upload_busy"
-
-
-class IncompleteChunk(ChunkedUploadError):
-    """The request body ended before the chunk did (client disconnect or a truncated body)."""
-
-    default_code = "incomplete_chunk"
-
-    def __init__(self, received: int, expected: int) -> None:
-        super().__init__(
-            f"The request body ended after {received} of {expected} bytes; the chunk was discarded"
-        )

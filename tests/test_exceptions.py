@@ -130,13 +130,6 @@ CASES: list[tuple[APIException, int, str, str, dict[str, Any]]] = [
         {},
     ),
     (
-        exceptions.IncompleteChunk(10, 100),
-        400,
-        "incomplete_chunk",
-        "The request body ended after 10 of 100 bytes; the chunk was discarded",
-        {},
-    ),
-    (
         StoredBytesLost(),
         410,
         "stored_bytes_missing",
