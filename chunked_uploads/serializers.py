@@ -6,7 +6,8 @@ the bodies for the OpenAPI schema and validate the completion's checksum field.
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 from rest_framework.reverse import reverse
@@ -37,6 +38,17 @@ class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
             "expires",
         )
         read_only_fields = fields
+
+    # The fields ModelSerializer builds from the model, per serializer class: building them
+    # introspects the model each time, which was ~10 % of an append's fixed cost.
+    _built_fields: ClassVar[dict[type, dict[str, serializers.Field[Any, Any, Any, Any]]]] = {}
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """``ModelSerializer``'s fields, built once per class and copied for each instance."""
+        built = self._built_fields.get(type(self))
+        if built is None:
+            built = self._built_fields[type(self)] = super().get_fields()
+        return copy.deepcopy(built)
 
     def get_url(self, obj: Any) -> str:
         return reverse(conf.named_url, kwargs={"pk": obj.pk}, request=self.context.get("request"))

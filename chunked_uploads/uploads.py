@@ -57,20 +57,32 @@ def _lease_delta() -> timedelta:
 
 
 def _acquire(upload: Upload) -> uuid.UUID:
-    """Take the upload's lease or explain, from its current state, why not."""
-    token = uuid.uuid4()
-    now = timezone.now()
-    free = Q(lease_token__isnull=True) | Q(lease_expires_at__lte=now)
+    """Take the upload's lease, or refresh ``upload`` and raise ``UploadBusy``.
+
+    The ``UPDATE`` also requires the row's ``offset`` and ``status`` to be those of ``upload``:
+    every other field a writer relies on (size, digest and store state, file name) changes only
+    under a lease together with one of them, so when the lease is taken the caller's copy is
+    current and need not be read again. A stale copy is refreshed and the lease tried once more.
+    """
     manager = type(upload)._default_manager
-    taken = (
-        manager.filter(pk=upload.pk)
-        .filter(free)
-        .update(lease_token=token, lease_expires_at=now + _lease_delta())
-    )
-    _refresh(upload)
-    if not taken:
-        raise exceptions.UploadBusy()
-    return token
+    for _ in range(2):
+        token = uuid.uuid4()
+        now = timezone.now()
+        expires = now + _lease_delta()
+        free = Q(lease_token__isnull=True) | Q(lease_expires_at__lte=now)
+        taken = (
+            manager.filter(pk=upload.pk, offset=upload.offset, status=upload.status)
+            .filter(free)
+            .update(lease_token=token, lease_expires_at=expires)
+        )
+        if taken:
+            upload.lease_token, upload.lease_expires_at = token, expires
+            return token
+        offset, status = upload.offset, upload.status
+        _refresh(upload)
+        if (upload.offset, upload.status) == (offset, status):
+            break  # the copy was current: the lease is held by another request
+    raise exceptions.UploadBusy()
 
 
 def _refresh(upload: AbstractChunkedUpload) -> None:

@@ -179,6 +179,26 @@ def test_whole_file_of_unknown_length_respects_max_bytes(user: Any) -> None:
     assert (fresh(upload).offset, fresh(upload).size) == (5, 5)
 
 
+def test_resume_with_a_stale_copy_reads_the_row_again(user: Any, data: bytes) -> None:
+    upload = send_first(user, data)
+    stale = fresh(upload)
+    send_next(upload, data, CHUNK)  # the offset moves past the stale copy's
+    send_next(stale, data, 2 * CHUNK)  # the lease's UPDATE misses, the row is read, then taken
+    assert fresh(upload).offset == TOTAL
+    assert stored_bytes(fresh(upload)) == data
+    assert uploads.complete(fresh(upload), md5(data)).status == UploadStatus.COMPLETE
+
+
+def test_resume_reads_the_row_once_when_the_copy_is_current(
+    user: Any, data: bytes, django_assert_num_queries: Any
+) -> None:
+    upload = send_first(user, data)
+    # Take the lease (UPDATE), no refresh; then acknowledge (UPDATE).
+    with django_assert_num_queries(2):
+        send_next(upload, data, CHUNK)
+    assert fresh(upload).offset == 2 * CHUNK
+
+
 def test_second_resume_while_the_lease_is_held_is_busy(user: Any, data: bytes) -> None:
     upload = send_first(user, data)
     holder = uploads.resume(upload, chunk_range(CHUNK))

@@ -1162,3 +1162,14 @@ def test_filter_backends_apply_to_list(api: APIClient, payload: bytes) -> None:
     ordered = api.get("/hooks/filtered/", {"ordering": "filename"}).json()
     assert [item["filename"] for item in ordered] == ["a-video.mp4", "b-video.mp4", "report.pdf"]
     assert len(api.get(LIST_URL, {"search": "video"}).json()) == 3
+
+
+def test_an_append_costs_four_statements(
+    api: APIClient, payload: bytes, django_assert_num_queries: Any
+) -> None:
+    """Token lookup, the view's get_object(), the lease's UPDATE, the acknowledging UPDATE."""
+    upload_id = start(api, payload)
+    with django_assert_num_queries(4):
+        response = put_chunk(api, detail(upload_id), payload[CHUNK : 2 * CHUNK], CHUNK, TOTAL)
+    assert response.status_code == 200, response.content
+    assert response.json()["offset"] == 2 * CHUNK
