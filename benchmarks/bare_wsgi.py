@@ -3,6 +3,10 @@
 No framework, no database, no validation: any Python server under the same gunicorn can at best
 match it. ``PUT /<name>`` appends the body to ``$BARE_MEDIA_ROOT/<name>`` in 1 MiB blocks (the
 block size of the package's parsers) and answers the body's md5.
+
+With ``BARE_SOCKET_READS=1`` it reads the body the way chunked_uploads does under gunicorn
+(``chunked_uploads.bodies.GunicornSocketBody``, straight from the socket): the ceiling for that
+reading path, run next to the plain one.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from typing import Any
 
 BLOCK_SIZE = 1024 * 1024
 MEDIA_ROOT = os.environ.get("BARE_MEDIA_ROOT", "/tmp")
+SOCKET_READS = os.environ.get("BARE_SOCKET_READS") == "1"
+
+if SOCKET_READS:
+    from chunked_uploads.bodies import GunicornSocketBody
 
 
 def application(
@@ -22,6 +30,8 @@ def application(
     name = os.path.basename(environ.get("PATH_INFO", "")) or "body"
     remaining = int(environ.get("CONTENT_LENGTH") or 0)
     stream = environ["wsgi.input"]
+    if SOCKET_READS:
+        stream = GunicornSocketBody.attach(stream, remaining) or stream
     digest = hashlib.md5(usedforsecurity=False)
     with open(os.path.join(MEDIA_ROOT, name), "ab") as file:
         while remaining > 0:

@@ -37,7 +37,8 @@ class Case:
 
 @dataclass(frozen=True)
 class Variant:
-    server: str  # key into the servers dict: "ours", "ours-s3", "ours-storage-s3", "seed", "bare"
+    # key into the servers dict: "ours", "ours-s3", "ours-storage-s3", "seed", "bare", "bare-socket"
+    server: str
     body: Body
 
     def label(self, servers: dict[str, Server]) -> str:
@@ -131,7 +132,7 @@ def measure(
     md5: str,
     profile_dir: Path | None = None,
 ) -> Measurement:
-    protocol = "bare" if server_key == "bare" else "chunked"
+    protocol = "bare" if server_key.startswith("bare") else "chunked"
     uploader = Uploader(server.port, server.token, server.prefix, body, protocol)
     pids = server.worker_pids()
     hwm_ok = reset_peak_rss(pids)

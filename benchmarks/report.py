@@ -17,9 +17,17 @@ NAMES = {
     "ours-storage-s3": "chunked_uploads [storage store, S3Storage]",
     "seed": "drf-chunked-upload 0.6.0",
     "bare": "bare WSGI",
+    "bare-socket": "bare WSGI (socket reads)",
 }
 Key = tuple[int, int, int, str, str]  # size, chunk, clients, server, body
-SERVER_ORDER = {"bare": 0, "ours": 1, "ours-s3": 2, "ours-storage-s3": 3, "seed": 4}
+SERVER_ORDER = {
+    "bare": 0,
+    "bare-socket": 1,
+    "ours": 2,
+    "ours-s3": 3,
+    "ours-storage-s3": 4,
+    "seed": 5,
+}
 
 
 def _size(value: int) -> str:
@@ -95,6 +103,16 @@ def targets(results: dict[Key, Measurement]) -> list[str]:
     lines += _completion_target(results, small, big)
     lines += _ratio_target(
         results, big, "raw body vs bare WSGI ceiling", ("ours", "raw"), ("bare", "raw"), 0.9, 1
+    )
+    lines += _ratio_target(
+        results,
+        big,
+        "raw body vs bare WSGI reading the socket as we do",
+        ("ours", "raw"),
+        ("bare-socket", "raw"),
+        0.9,
+        1,
+        info=True,
     )
     lines += _ratio_target(
         results,
@@ -180,7 +198,9 @@ def _ratio_target(
     target: float,
     clients: int,
     chunks: tuple[int, ...] | None = None,
+    info: bool = False,
 ) -> list[str]:
+    """``info``: a comparison the issue sets no target for; the ratio is printed, not judged."""
     lines = []
     for chunk in chunks or sorted({k[1] for k in results if k[0] == size}):
         a = _get(results, size, chunk, clients, *ours)
@@ -188,10 +208,11 @@ def _ratio_target(
         if a is None or b is None:
             continue
         ratio = a.mib_per_s / b.mib_per_s
-        status = "met" if ratio >= target else "NOT MET"
+        status = "info" if info else "met" if ratio >= target else "NOT MET"
         lines.append(
             f"[{status}] {title}, {_size(size)} in {_size(chunk)} chunks, {clients} client(s): "
-            f"{a.mib_per_s:.0f} / {b.mib_per_s:.0f} MiB/s = {ratio:.2f}x (target >= {target:.2f}x)"
+            f"{a.mib_per_s:.0f} / {b.mib_per_s:.0f} MiB/s = {ratio:.2f}x"
+            + ("" if info else f" (target >= {target:.2f}x)")
         )
     return lines
 

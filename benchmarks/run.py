@@ -31,6 +31,7 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 STORE_KEYS = {"local": "ours", "s3": "ours-s3", "storage-s3": "ours-storage-s3"}
 VARIANTS = (
     Variant("bare", "raw"),
+    Variant("bare-socket", "raw"),
     *(Variant(key, body) for key in STORE_KEYS.values() for body in ("raw", "multipart")),
     Variant("seed", "multipart"),  # the seed reads chunks from multipart bodies only
 )
@@ -52,7 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--repeat", type=int, default=1, help="rounds over all cases (medians reported)"
     )
     parser.add_argument(
-        "--only", nargs="+", choices=["bare", "ours", "seed"], help="servers to run"
+        "--only", nargs="+", choices=["bare", "bare-socket", "ours", "seed"], help="servers to run"
     )
     parser.add_argument(
         "--stores",
@@ -108,10 +109,11 @@ def start_servers(
     stores: list[str],
     moto: moto_s3.Moto | None,
 ) -> dict[str, servers.Server]:
-    wanted = only or ["bare", "ours", "seed"]
+    wanted = only or ["bare", "bare-socket", "ours", "seed"]
     started: dict[str, servers.Server] = {}
     starters = {
         "bare": lambda: servers.start_bare(workdir),
+        "bare-socket": lambda: servers.start_bare(workdir, socket_reads=True),
         "seed": lambda: servers.start_seed(workdir, CACHE, tuned),
     }
     for store in stores:  # one chunked_uploads server per store
@@ -138,7 +140,7 @@ def run_all(
     variants = [
         v
         for v in VARIANTS
-        if v.server in running and (v.server in ("bare", "seed") or v.body in bodies)
+        if v.server in running and (v.server in ("bare", "bare-socket", "seed") or v.body in bodies)
     ]
     sources = {size: make_source(workdir, size) for size in {c.size for c in all_cases}}
     warm_up(variants, running, make_source(workdir, 8 * MiB))

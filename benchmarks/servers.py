@@ -2,7 +2,8 @@
 
 - ``chunked_uploads``: the example project (``demo.settings``), SQLite file and media in a temp dir;
 - ``seed``: drf-chunked-upload 0.6.0 in its own virtualenv (``seed_project.py``);
-- ``bare``: ``bare_wsgi.py``, the ceiling.
+- ``bare``: ``bare_wsgi.py``, the ceiling; ``bare-socket``: the same reading gunicorn's socket
+  directly, as chunked_uploads does.
 
 ``chunked_uploads`` may also run once per S3 store (``--stores``), against a moto S3 server
 (``moto_s3.py``), each from a settings module generated on top of ``demo.settings``.
@@ -247,13 +248,13 @@ def start_seed(workdir: Path, cache: Path, tuned: bool = False) -> Server:
     return server
 
 
-def start_bare(workdir: Path) -> Server:
-    media = workdir / "bare-media"
+def start_bare(workdir: Path, socket_reads: bool = False) -> Server:
+    key = "bare-socket" if socket_reads else "bare"
+    media = workdir / f"{key}-media"
     media.mkdir()
-    env = {"BARE_MEDIA_ROOT": str(media)}
-    process, port, log = _gunicorn(
-        "bare", VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir
-    )
-    server = Server("bare WSGI", process, port, media, None, "/", log)
+    env = {"BARE_MEDIA_ROOT": str(media), "BARE_SOCKET_READS": "1" if socket_reads else ""}
+    process, port, log = _gunicorn(key, VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir)
+    label = "bare WSGI (socket reads)" if socket_reads else "bare WSGI"
+    server = Server(label, process, port, media, None, "/", log)
     _wait_ready(server)
     return server

@@ -100,6 +100,11 @@ class Settings:
         return bool(_get("FSYNC", False))
 
     @property
+    def socket_reads(self) -> bool:
+        """Under gunicorn, read chunk bodies from the socket instead of through ``wsgi.input``."""
+        return bool(_get("SOCKET_READS", True))
+
+    @property
     def lease_seconds(self) -> float:
         """How long a request may hold an upload without showing progress before others may take it."""
         value: float = _get("LEASE_SECONDS", 60.0)

@@ -20,6 +20,7 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
+from .bodies import open_body
 from .digests import BodyDigests, DigestingStream
 
 # Bytes read from the request per step: large enough for full-speed I/O, small enough to bound
@@ -58,8 +59,10 @@ def _sink(parser_context: Mapping[str, Any] | None) -> ChunkSink:
     return sink
 
 
-def _digesting(stream: IO[Any], sink: ChunkSink) -> IO[Any]:
-    """The body stream, hashed on the way when the request announced body digests."""
+def _body(stream: IO[Any], context: Mapping[str, Any], sink: ChunkSink) -> IO[Any]:
+    """The body stream (from the socket under gunicorn, see ``bodies.py``), hashed on the way
+    when the request announced body digests."""
+    stream = open_body(stream, context["request"]._request)  # type: ignore[assignment]
     if sink.body_digests is None:
         return stream
     return DigestingStream(stream, sink.body_digests)  # type: ignore[return-value]
@@ -110,7 +113,7 @@ class StreamingMultiPartParser(BaseParser):
         try:
             parser = DjangoMultiPartParser(
                 meta,
-                _digesting(stream, sink),  # type: ignore[arg-type]
+                _body(stream, context, sink),  # type: ignore[arg-type]
                 [handler],
                 request.encoding,
             )
@@ -142,7 +145,7 @@ class StreamingOctetStreamParser(BaseParser):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         sink = _sink(context)
         writer = sink.begin(disposition_filename(request.META), length)
-        stream = _digesting(stream, sink)
+        stream = _body(stream, context, sink)
         remaining = length
         while remaining > 0:
             try:

@@ -6,6 +6,7 @@ the suite's ``DATABASE_URL`` points there, in a database created for the server 
 and a temporary ``DJANGO_MEDIA_ROOT``. It runs ``migrate`` and ``create_demo_user --quiet`` for an
 API token, and yields a ``LiveServer``: its ``url``, auth ``headers``, ``media_root``, and the worker
 processes, which tests may ``kill_worker()`` (SIGKILL; gunicorn's master forks a replacement).
+``worker_class="gthread"`` serves keep-alive connections (the sync worker closes each one).
 
     with live_server(workers=2, settings={"DRF_CHUNKED_UPLOAD_LEASE_SECONDS": 2.0}) as server:
         httpx.get(server.url + "/api/uploads/", headers=server.headers)
@@ -100,7 +101,7 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    workers: int = 2, settings: Mapping[str, Any] | None = None
+    workers: int = 2, settings: Mapping[str, Any] | None = None, worker_class: str = "sync"
 ) -> Iterator[LiveServer]:
     """Start the example project under gunicorn; stop it and remove its database on exit."""
     with tempfile.TemporaryDirectory(prefix="chunked-uploads-server-") as tmp:
@@ -110,7 +111,9 @@ def live_server(
             _manage(env, "migrate", "--noinput")
             token = _manage(env, "create_demo_user", "--quiet").strip().splitlines()[-1]
             with _listening_socket() as listener:
-                server = _start(env, listener, workers, token, folder / "media", database_url)
+                server = _start(
+                    env, listener, workers, token, folder / "media", database_url, worker_class
+                )
                 try:
                     _wait_until_serving(server)
                     yield server
@@ -220,11 +223,12 @@ def _start(
     token: str,
     media_root: Path,
     database_url: str,
+    worker_class: str = "sync",
 ) -> LiveServer:
     fd = listener.fileno()
     command = [
         sys.executable, "-m", "gunicorn", "demo.wsgi:application",
-        "--bind", f"fd://{fd}", "--workers", str(workers), "--worker-class", "sync",
+        "--bind", f"fd://{fd}", "--workers", str(workers), "--worker-class", worker_class,
         "--timeout", "120", "--graceful-timeout", "5", "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=dict(env), pass_fds=[fd], cwd=EXAMPLE)

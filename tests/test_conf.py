@@ -40,6 +40,7 @@ DEFAULTS = [
     ("max_chunk_bytes", None),
     ("fsync", False),
     ("lease_seconds", 60.0),
+    ("socket_reads", True),
 ]
 
 OVERRIDES = [
@@ -58,6 +59,7 @@ OVERRIDES = [
     ("MAX_CHUNK_BYTES", "max_chunk_bytes", 4096, 4096),
     ("FSYNC", "fsync", True, True),
     ("LEASE_SECONDS", "lease_seconds", 5, 5),
+    ("SOCKET_READS", "socket_reads", False, False),
 ]
 
 
