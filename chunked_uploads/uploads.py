@@ -26,7 +26,6 @@ from . import exceptions, signals
 from .conf import conf
 from .hashing import is_resumable, new_digest
 from .models import AbstractChunkedUpload, UploadStatus
-from .overlap import OverlappedDigest
 from .ranges import ContentRange
 from .stores import (
     ChunkStore,
@@ -138,16 +137,13 @@ class ChunkSession:
         self._renewed_at = time.monotonic()
         algorithm = upload.checksum_algorithm
         self._digest = (
-            OverlappedDigest(new_digest(algorithm, upload.digest_state))
-            if is_resumable(algorithm)
-            else None
+            new_digest(algorithm, upload.digest_state) if is_resumable(algorithm) else None
         )
         start = byte_range.start if byte_range is not None else 0
         self._writer: ChunkWriter | None = _open_writer(store, upload, start)
 
     def write(self, data: bytes | memoryview) -> None:
-        """Store the next bytes of the chunk and feed them to the running digest (which hashes
-        large blocks on a helper thread while the next bytes arrive, see ``overlap.py``)."""
+        """Store the next bytes of the chunk and feed them to the running digest."""
         self._check_length(self.received + len(data))
         self._renew_if_due()
         assert self._writer is not None, "write() after commit() or abort()"
