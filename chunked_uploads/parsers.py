@@ -22,6 +22,7 @@ from rest_framework.parsers import BaseParser, DataAndFiles
 
 from .bodies import open_body
 from .digests import BodyDigests, DigestingStream
+from .multipart import split_chunk_part
 
 # Bytes read from the request per step: large enough for full-speed I/O, small enough to bound
 # memory whatever the chunk size.
@@ -82,8 +83,13 @@ class _SinkUploadHandler(FileUploadHandler):
     def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
         if field_name != self.sink.field_name or self.seen:
             raise SkipFile()
+        self.begin(file_name)
+
+    def begin(self, file_name: str | None) -> ChunkWriter:
+        """Open the chunk (also for a part ``multipart.split_chunk_part()`` took out)."""
         self.seen = True
         self.writer = self.sink.begin(clean_filename(file_name), None)
+        return self.writer
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         assert self.writer is not None
@@ -110,14 +116,33 @@ class StreamingMultiPartParser(BaseParser):
         meta["CONTENT_TYPE"] = media_type
         sink = _sink(context)
         handler = _SinkUploadHandler(sink)
+        body = _body(stream, context, sink)
         try:
-            parser = DjangoMultiPartParser(
+            django_parser = DjangoMultiPartParser(
                 meta,
-                _body(stream, context, sink),  # type: ignore[arg-type]
+                body,  # type: ignore[arg-type]
                 [handler],
                 request.encoding,
             )
-            data, files = parser.parse()
+            length = _content_length(meta)
+            if length > 0:
+                # Take the chunk's part out as it streams by; Django parses the rest.
+                _, params = parse_header_parameters(media_type or "")
+                split = split_chunk_part(
+                    body,
+                    params["boundary"].encode("ascii"),
+                    sink.field_name,
+                    lambda part: handler.begin(part.file_name),
+                    django_parser.sanitize_file_name,
+                )
+                meta["CONTENT_LENGTH"] = str(length - split.removed)
+                django_parser = DjangoMultiPartParser(
+                    meta,
+                    split.rest,  # type: ignore[arg-type]
+                    [handler],
+                    request.encoding,
+                )
+            data, files = django_parser.parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
         except OSError as exc:
@@ -157,6 +182,14 @@ class StreamingOctetStreamParser(BaseParser):
             writer.write(block)
             remaining -= len(block)
         return DataAndFiles({}, {})
+
+
+def _content_length(meta: Mapping[str, Any]) -> int:
+    """The body's declared length; 0 when missing or invalid (Django then reads no part)."""
+    try:
+        return max(int(meta.get("CONTENT_LENGTH") or 0), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def disposition_filename(meta: Mapping[str, Any]) -> str | None:
