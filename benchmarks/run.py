@@ -1,6 +1,6 @@
 """Benchmark chunked_uploads against drf-chunked-upload 0.6.0 and a bare WSGI ceiling, in one run.
 
-Starts three gunicorn servers (2 sync workers each, SQLite files and media in a temp dir), then for
+Starts four gunicorn servers (2 sync workers each, SQLite files and media in a temp dir), then for
 every case (file size x chunk size x parallel clients) uploads the same pre-generated random file
 to each of them in turn, the order rotating from case to case so that the machine's noise spreads
 over all of them. Prints the results table and the issue's targets as ratios. See README.md.

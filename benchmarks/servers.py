@@ -1,4 +1,4 @@
-"""The three servers under test, each under gunicorn with 2 sync workers, and their /proc readings.
+"""The four servers under test, each under gunicorn with 2 sync workers, and their /proc readings.
 
 - ``chunked_uploads``: the example project (``demo.settings``), SQLite file and media in a temp dir;
 - ``seed``: drf-chunked-upload 0.6.0 in its own virtualenv (``seed_project.py``);
