@@ -18,10 +18,13 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.http.request import RawPostDataException
 from django.test import override_settings
 from gunicorn.config import Config
@@ -202,6 +205,19 @@ def test_open_body_can_be_switched_off(conn: Connection) -> None:
     assert request.body == b"payload"
 
 
+@contextmanager
+def connections_kept() -> Iterator[None]:
+    """Keep the test's database connection open across requests, as Django's test client does
+    (``request_finished`` would close it where ``CONN_MAX_AGE`` is 0, e.g. on PostgreSQL)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 def multipart(body: bytes) -> tuple[bytes, str]:
     envelope = (
         b'--B0undary\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\n'
@@ -236,9 +252,10 @@ def test_chunks_through_the_wsgi_application(
             request, conn.server, ("127.0.0.1", 40000), ("testserver", 80), Config()
         )
         statuses: list[str] = []
-        response = b"".join(
-            application(environ, lambda status, _h, out=statuses: out.append(status))
-        )
+        with connections_kept():
+            response = b"".join(
+                application(environ, lambda status, _h, out=statuses: out.append(status))
+            )
         assert statuses == ["200 OK"], response
         assert request.body.reader.length == 0  # gunicorn's reader knows the body was read
         assert caplog.messages[-1] == f"Reading the {len(body)}-byte body from gunicorn's socket"
