@@ -25,6 +25,8 @@ from django.utils.http import parse_header_parameters
 # The chunk's part must start within this many bytes; else Django parses the whole body.
 MAX_PREFIX = 64 * 1024
 READ_SIZE = 1024 * 1024
+# While looking for the chunk's part, read at least this much before searching again.
+MIN_READ = 16 * 1024
 _HEADER_END = b"\r\n\r\n"
 
 
@@ -75,7 +77,7 @@ def split_chunk_part(
     while True:
         found = _next_part(head, position, delimiter)
         if found is None:
-            block = stream.read(READ_SIZE) if len(head) <= MAX_PREFIX else b""
+            block = _read_at_least(stream, MIN_READ) if len(head) <= MAX_PREFIX else b""
             if not block:
                 return Split(ReplayStream(head, stream), 0, False)
             head += block
@@ -89,6 +91,17 @@ def split_chunk_part(
         tail, data_length = _stream_data(head[data_start:], stream, delimiter, writer.write)
         removed = data_start - start + data_length
         return Split(ReplayStream(head[:start] + tail, stream), removed, True)
+
+
+def _read_at_least(stream: Any, size: int) -> bytes:
+    """At least ``size`` bytes unless the body ends first: a client trickling its body a few
+    bytes per packet must not make the search for the chunk's part start over for each one."""
+    blocks: list[bytes] = []
+    total = 0
+    while total < size and (block := stream.read(READ_SIZE)):
+        blocks.append(block)
+        total += len(block)
+    return b"".join(blocks) if len(blocks) != 1 else blocks[0]
 
 
 def _next_part(head: bytes, position: int, delimiter: bytes) -> tuple[int, bytes, int] | None:

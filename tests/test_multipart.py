@@ -224,6 +224,24 @@ def test_the_part_taken_out_is_counted_exactly() -> None:
     assert split.rest.read(-1) + split.rest.read(-1) == before + after + closing()
 
 
+def test_a_trickled_body_is_searched_a_bounded_number_of_times(monkeypatch: Any) -> None:
+    """A client sending its first 64 KiB a byte per packet: the search for the chunk's part
+    must not start over for every byte (quadratic work on the server)."""
+    from chunked_uploads import multipart
+
+    searches = []
+    real = multipart._next_part
+
+    def counting(*args: Any) -> Any:
+        searches.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(multipart, "_next_part", counting)
+    body = field("note", "y" * 60_000) + file_part(FIELD, b"late chunk") + closing()
+    assert_same(body, largest=1)
+    assert len(searches) < 20
+
+
 def test_a_body_cut_off_inside_the_chunk_gives_the_bytes_that_came() -> None:
     body = file_part(FIELD, b"0123456789" * 1000)[:5000]
     handler, data, took = split_then_django(body, largest=333)
