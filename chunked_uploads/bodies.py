@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from django.http import HttpRequest
@@ -44,7 +45,7 @@ def open_body(stream: Any, django_request: HttpRequest) -> Readable:
     """
     if not conf.socket_reads or stream is not django_request or django_request._read_started:
         return stream  # type: ignore[no-any-return]
-    length = _content_length(django_request)
+    length = content_length(django_request.META)
     body = GunicornSocketBody.attach(django_request.META.get("wsgi.input"), length)
     if body is None:
         return stream
@@ -54,10 +55,11 @@ def open_body(stream: Any, django_request: HttpRequest) -> Readable:
     return body
 
 
-def _content_length(request: HttpRequest) -> int | None:
+def content_length(meta: Mapping[str, Any]) -> int | None:
+    """The request's declared body length; ``None`` when missing, invalid or negative."""
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or "")
-    except ValueError:
+        length = int(meta.get("CONTENT_LENGTH") or "")
+    except (TypeError, ValueError):
         return None
     return length if length >= 0 else None
 
@@ -67,14 +69,32 @@ def _is(obj: object, qualified: tuple[str, str]) -> bool:
     return (cls.__module__, cls.__name__) == qualified
 
 
-class GunicornSocketBody:
-    """The rest of a gunicorn request body of known length, read straight from its socket."""
+class ReplayStream:
+    """Bytes already read (``head``) first, then what ``read_rest(size)`` gives."""
+
+    def __init__(self, head: bytes, read_rest: Callable[[int], bytes]) -> None:
+        self._head = memoryview(head)
+        self._read_rest = read_rest
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (all of ``head``, or all that is left, when negative)."""
+        if self._head:
+            count = len(self._head) if size < 0 else size
+            head = bytes(self._head[:count])
+            self._head = self._head[count:]
+            return head
+        return self._read_rest(size)
+
+
+class GunicornSocketBody(ReplayStream):
+    """The rest of a gunicorn request body of known length: what gunicorn had read ahead, then
+    straight from its socket."""
 
     def __init__(self, body: Any, reader: Any, unreader: Any, pending: bytes) -> None:
+        super().__init__(pending, self._recv)
         self._body = body
         self._reader = reader  # its ``length`` is what is left on the socket for this body
         self._sock = unreader.sock
-        self._pending = memoryview(pending)
 
     @classmethod
     def attach(cls, body: Any, content_length: int | None) -> GunicornSocketBody | None:
@@ -101,18 +121,14 @@ class GunicornSocketBody:
         reader.length = remaining - len(ours)
         return cls(body, reader, unreader, ours)
 
-    def read(self, size: int = -1, /) -> bytes:
-        """Up to ``size`` bytes (all that is left when negative); ``b""`` at the end of the body."""
-        if self._pending:
-            count = len(self._pending) if size < 0 else size
-            head = bytes(self._pending[:count])
-            self._pending = self._pending[count:]
-            return head
+    def _recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the socket (all that is left when negative); ``b""`` at
+        the end of the body."""
         left: int = self._reader.length
         if left <= 0 or size == 0:
             return b""
         if size < 0:
-            return self._read_all(left)
+            return self._recv_all(left)
         try:
             data: bytes = self._sock.recv(min(size, left))
         except OSError:
@@ -121,9 +137,9 @@ class GunicornSocketBody:
         self._reader.length = left - len(data)
         return data
 
-    def _read_all(self, left: int) -> bytes:
+    def _recv_all(self, left: int) -> bytes:
         parts = []
-        while left > 0 and (data := self.read(left)):
+        while left > 0 and (data := self._recv(left)):
             parts.append(data)
             left -= len(data)
         return b"".join(parts)

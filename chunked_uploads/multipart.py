@@ -22,29 +22,14 @@ from typing import Any
 
 from django.utils.http import parse_header_parameters
 
+from .bodies import ReplayStream
+
 # The chunk's part must start within this many bytes; else Django parses the whole body.
 MAX_PREFIX = 64 * 1024
 READ_SIZE = 1024 * 1024
 # While looking for the chunk's part, read at least this much before searching again.
 MIN_READ = 16 * 1024
 _HEADER_END = b"\r\n\r\n"
-
-
-class ReplayStream:
-    """``head`` first, then the rest of ``stream``."""
-
-    def __init__(self, head: bytes, stream: Any) -> None:
-        self._head = memoryview(head)
-        self._stream = stream
-
-    def read(self, size: int = -1, /) -> bytes:
-        if self._head:
-            count = len(self._head) if size < 0 else size
-            head = bytes(self._head[:count])
-            self._head = self._head[count:]
-            return head
-        data: bytes = self._stream.read(size)
-        return data
 
 
 @dataclass
@@ -79,7 +64,7 @@ def split_chunk_part(
         if found is None:
             block = _read_at_least(stream, MIN_READ) if len(head) <= MAX_PREFIX else b""
             if not block:
-                return Split(ReplayStream(head, stream), 0, False)
+                return Split(ReplayStream(head, stream.read), 0, False)
             head += block
             continue
         start, header, data_start = found
@@ -90,7 +75,7 @@ def split_chunk_part(
         writer = open_part(part)
         tail, data_length = _stream_data(head[data_start:], stream, delimiter, writer.write)
         removed = data_start - start + data_length
-        return Split(ReplayStream(head[:start] + tail, stream), removed, True)
+        return Split(ReplayStream(head[:start] + tail, stream.read), removed, True)
 
 
 def _read_at_least(stream: Any, size: int) -> bytes:

@@ -20,7 +20,7 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
-from .bodies import open_body
+from .bodies import content_length, open_body
 from .digests import BodyDigests, DigestingStream
 from .multipart import split_chunk_part
 
@@ -124,7 +124,8 @@ class StreamingMultiPartParser(BaseParser):
                 [handler],
                 request.encoding,
             )
-            length = _content_length(meta)
+            # 0 when missing or invalid: Django then reads no part, and neither do we.
+            length = content_length(meta) or 0
             if length > 0:
                 # Take the chunk's part out as it streams by; Django parses the rest.
                 _, params = parse_header_parameters(media_type or "")
@@ -182,14 +183,6 @@ class StreamingOctetStreamParser(BaseParser):
             writer.write(block)
             remaining -= len(block)
         return DataAndFiles({}, {})
-
-
-def _content_length(meta: Mapping[str, Any]) -> int:
-    """The body's declared length; 0 when missing or invalid (Django then reads no part)."""
-    try:
-        return max(int(meta.get("CONTENT_LENGTH") or 0), 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 def disposition_filename(meta: Mapping[str, Any]) -> str | None:
