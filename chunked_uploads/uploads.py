@@ -59,10 +59,13 @@ def _lease_delta() -> timedelta:
 def _acquire(upload: Upload) -> uuid.UUID:
     """Take the upload's lease, or refresh ``upload`` and raise ``UploadBusy``.
 
-    The ``UPDATE`` also requires the row's ``offset`` and ``status`` to be those of ``upload``:
-    every other field a writer relies on (size, digest and store state, file name) changes only
-    under a lease together with one of them, so when the lease is taken the caller's copy is
-    current and need not be read again. A stale copy is refreshed and the lease tried once more.
+    The ``UPDATE`` also requires the row's ``offset`` and ``completed_at`` to be those of
+    ``upload``: every other field a writer relies on (size, digest and store state, file name,
+    status) changes only under a lease together with one of them (completion sets ``status`` and
+    ``completed_at`` together), so when the lease is taken the caller's copy is current and need
+    not be read again. A stale copy is refreshed and the lease tried once more. ``status`` itself
+    is not in the ``WHERE``: it is indexed, and on MariaDB a condition on it let InnoDB lock the
+    status index entry before the row and deadlock with a completion changing that entry.
     """
     manager = type(upload)._default_manager
     for _ in range(2):
@@ -71,16 +74,16 @@ def _acquire(upload: Upload) -> uuid.UUID:
         expires = now + _lease_delta()
         free = Q(lease_token__isnull=True) | Q(lease_expires_at__lte=now)
         taken = (
-            manager.filter(pk=upload.pk, offset=upload.offset, status=upload.status)
+            manager.filter(pk=upload.pk, offset=upload.offset, completed_at=upload.completed_at)
             .filter(free)
             .update(lease_token=token, lease_expires_at=expires)
         )
         if taken:
             upload.lease_token, upload.lease_expires_at = token, expires
             return token
-        offset, status = upload.offset, upload.status
+        offset, completed_at = upload.offset, upload.completed_at
         _refresh(upload)
-        if (upload.offset, upload.status) == (offset, status):
+        if (upload.offset, upload.completed_at) == (offset, completed_at):
             break  # the copy was current: the lease is held by another request
     raise exceptions.UploadBusy()
 
