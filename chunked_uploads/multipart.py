@@ -5,8 +5,9 @@ an upload handler (about 1 s of CPU per GiB in the benchmarks, a third of what a
 ``split_chunk_part()`` reads the body's first parts itself, up to the chunk's part (the first file
 part named like the view's ``field_name``, without a ``Content-Transfer-Encoding``), hands that
 part's bytes to the sink block by block, unsliced unless a block ends in what may be the start of
-the next boundary, and returns a stream of the body *without* that part for Django's parser to
-parse as usual: the fields before and after it, Django's limits and its errors all stay Django's.
+the next boundary, and returns a stream of the body with that part *emptied* (its delimiter and
+headers kept, its data gone) for Django's parser to parse as usual: the fields before and after
+it, Django's limits (the emptied part still counts as a file) and its errors all stay Django's.
 
 When the first parts do not look like that (no chunk part within the first 64 KiB, an encoded
 part, a malformed header), it returns every byte read so far followed by the rest of the body
@@ -41,10 +42,10 @@ class ChunkPart:
 
 @dataclass
 class Split:
-    """What ``split_chunk_part()`` leaves for Django: the body without the chunk's part."""
+    """What ``split_chunk_part()`` leaves for Django: the body with the chunk's part emptied."""
 
     rest: ReplayStream
-    removed: int  # bytes taken out of the body (the part's delimiter, headers and data)
+    removed: int  # bytes taken out of the body (the part's data; its line break is put back)
     found: bool  # False: no chunk part was taken, ``rest`` is the whole body
 
 
@@ -67,15 +68,18 @@ def split_chunk_part(
                 return Split(ReplayStream(head, stream.read), 0, False)
             head += block
             continue
-        start, header, data_start = found
+        _, header, data_start = found
         part = _chunk_part(header, field_name, sanitize)
         if part is None:
             position = data_start
             continue
         writer = open_part(part)
         tail, data_length = _stream_data(head[data_start:], stream, delimiter, writer.write)
-        removed = data_start - start + data_length
-        return Split(ReplayStream(head[:start] + tail, stream.read), removed, True)
+        # Django still sees the part, emptied: it counts it against DATA_UPLOAD_MAX_NUMBER_FILES
+        # as it would the whole body's, and the upload handler skips it (the chunk has begun).
+        line_break = b"\r\n" if tail else b""
+        rest = head[:data_start] + line_break + tail
+        return Split(ReplayStream(rest, stream.read), data_length - len(line_break), True)
 
 
 def _read_at_least(stream: Any, size: int) -> bytes:

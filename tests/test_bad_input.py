@@ -132,6 +132,18 @@ APPEND_CASES: dict[str, Send] = {
         )
         + b"--xyz--\r\n",
     ),
+    # 101 file parts, the chunk's first: Django alone refuses it, so must the scanner's split.
+    "more files than DATA_UPLOAD_MAX_NUMBER_FILES, the chunk included": raw(
+        "multipart/form-data; boundary=xyz",
+        b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="c.bin"\r\n\r\n'
+        + b"x" * ACKED
+        + b"\r\n"
+        + b"".join(
+            b'--xyz\r\nContent-Disposition: form-data; name="o%d"; filename="o"\r\n\r\nx\r\n' % i
+            for i in range(100)
+        )
+        + b"--xyz--\r\n",
+    ),
     "multipart without the file field": raw(
         "multipart/form-data; boundary=xyz",
         b'--xyz\r\nContent-Disposition: form-data; name="other"\r\n\r\nabc\r\n--xyz--\r\n',

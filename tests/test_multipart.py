@@ -6,8 +6,8 @@ handler; the chunk's bytes, its file name and the other fields must come out the
 bodies read back in pieces of 1 byte to 1 MiB (so the boundary straddles every possible block
 edge), data full of near-boundaries (``\\r\\n--`` and boundary prefixes), fields before and after
 the chunk, other file parts, a second part of the same name, bare ``LF`` line breaks, empty data,
-an encoded part, a chunk part beyond the first 64 KiB, a body cut off inside the chunk, and
-malformed part headers.
+an encoded part, a chunk part beyond the first 64 KiB, a body cut off inside the chunk, malformed
+part headers, and ``DATA_UPLOAD_MAX_NUMBER_FILES`` at and just below the number of file parts.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import random
 from typing import Any
 
 import pytest
+from django.core.exceptions import TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser
 
@@ -210,7 +211,8 @@ def test_unusual_bodies_are_left_whole_to_django(body: bytes) -> None:
 
 
 def test_the_part_taken_out_is_counted_exactly() -> None:
-    """Django is told the new body length: the chunk part from its delimiter to the next one."""
+    """Django is told the new body length: the chunk part keeps its delimiter, headers and line
+    break; only its data is gone."""
     chunk = tricky_data(10_000, 9)
     before, part, after = field("filename", "a.bin"), file_part(FIELD, chunk), field("x", "1")
     split = split_chunk_part(
@@ -220,8 +222,30 @@ def test_the_part_taken_out_is_counted_exactly() -> None:
         lambda _: Recorder(),
         lambda name: name,
     )
-    assert split.removed == len(part)
-    assert split.rest.read(-1) + split.rest.read(-1) == before + after + closing()
+    assert split.removed == len(chunk)
+    emptied = file_part(FIELD, b"")
+    assert split.rest.read(-1) + split.rest.read(-1) == before + emptied + after + closing()
+
+
+@pytest.mark.parametrize("others", [0, 1, 2])
+@pytest.mark.parametrize("limit", [1, 2])
+def test_the_chunk_part_counts_against_the_file_limit(
+    settings: Any, limit: int, others: int
+) -> None:
+    """DATA_UPLOAD_MAX_NUMBER_FILES counts the chunk's part, as Django alone counts it: the
+    chunk plus ``others`` file parts is refused exactly when Django alone refuses it."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = limit
+    extra = b"".join(file_part(f"other{i}", b"x") for i in range(others))
+    body = field("a", "1") + file_part(FIELD, tricky_data(5_000, 3)) + extra + closing()
+    refused = 1 + others > limit
+    for parse in (django_alone, split_then_django):
+        if refused:
+            with pytest.raises(TooManyFilesSent):
+                parse(body)
+        else:
+            parse(body)
+    if not refused:
+        assert_same(body, largest=77)
 
 
 def test_a_trickled_body_is_searched_a_bounded_number_of_times(monkeypatch: Any) -> None:
