@@ -371,7 +371,10 @@ def _finalize(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: str) ->
         manager = type(upload)._default_manager
         if not manager.filter(pk=upload.pk, lease_token=token).update(**fields):
             raise exceptions.UploadBusy()
-        fields["file"] = get_store().finalize(name, final_name, upload.store_state)
+        try:
+            fields["file"] = get_store().finalize(name, final_name, upload.store_state)
+        except StoredBytesMissing:
+            raise StoredBytesLost() from None
         manager.filter(pk=upload.pk).update(file=fields["file"])
     for field, value in fields.items():
         setattr(upload, field, value)

@@ -223,3 +223,30 @@ def test_the_documented_lifecycle_rules_are_accepted(bucket: Bucket) -> None:
     # The buffer rule's prefix is where the store puts buffers (location "media").
     assert store.buffer_prefix("media/x.done").startswith(prefixes["expire-chunked-upload-buffers"])
     assert prefixes["abort-abandoned-chunked-uploads"] == "media/chunked_uploads/"
+
+
+def test_a_part_replaced_by_a_stalled_request_is_reported_not_a_500(
+    bucket: Bucket, api: APIClient
+) -> None:
+    """A request that stalled past its lease lands its part 1 (other bytes) after another
+    request's part 1 was acknowledged. S3 refuses to complete with the recorded ETag: the client
+    gets a JSON ``410 stored_bytes_missing``, not a 500, and the upload is not marked complete."""
+    data = os.urandom(6 * MiB)
+    body = put(api, LIST_URL, data[: 5 * MiB], 0, len(data))
+    put(api, body["url"], data[5 * MiB :], 5 * MiB, len(data))
+    state = ChunkedUpload.objects.get().store_state
+    assert [part[0] for part in state["parts"]] == [1]
+    bucket.client.upload_part(
+        Bucket=bucket.name,
+        Key=state["key"],
+        UploadId=state["upload_id"],
+        PartNumber=1,
+        Body=os.urandom(5 * MiB),
+    )
+    response = api.post(body["url"], {"md5": md5(data)}, format="json")
+    assert response.status_code == 410, response.content
+    assert response.json()["code"] == "stored_bytes_missing"
+    upload = ChunkedUpload.objects.get()
+    assert upload.completed_at is None
+    assert upload.lease_token is None  # released: the client may abort it
+    assert api.delete(body["url"]).status_code == 204

@@ -18,7 +18,10 @@ Everything the store must remember between requests is the upload's recorded sta
 
 A request that dies after uploading parts or a buffer leaves the recorded state untouched: the
 next writer uploads the same part numbers again (S3 replaces them) and writes a buffer under a new
-key, so the acknowledged bytes are exactly the recorded parts plus the recorded buffer. Buffers
+key, so the acknowledged bytes are exactly the recorded parts plus the recorded buffer. A request
+that only *stalled* past its lease may still land a part after the next writer's was acknowledged;
+if its bytes differ, S3 refuses to complete with the recorded ETag, and completion answers
+``410 stored_bytes_missing`` (start a new upload) instead of assembling other bytes. Buffers
 superseded by an acknowledged chunk are deleted by the next writer; orphans of crashed requests
 and stray multipart uploads of the key are removed at completion and discard.
 
@@ -169,12 +172,7 @@ class S3MultipartStore(ChunkStore):
         if state["upload_id"] is None:
             self.client.put_object(Bucket=self.bucket, Key=state["key"], Body=b"")
         else:
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=state["key"],
-                UploadId=state["upload_id"],
-                MultipartUpload={"Parts": [_completed_part(part) for part in state["parts"]]},
-            )
+            self._complete(state)
         self._clean_up(state["key"])
         final_key = self.key(final_name)
         if final_key != state["key"]:  # settings changed since the upload started
@@ -252,11 +250,27 @@ class S3MultipartStore(ChunkStore):
         parameters: dict[str, Any] = get_parameters(key) if get_parameters else {}
         return parameters
 
+    def _complete(self, state: dict[str, Any]) -> None:
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=state["key"],
+                UploadId=state["upload_id"],
+                MultipartUpload={"Parts": [_completed_part(part) for part in state["parts"]]},
+            )
+        except ClientError as error:
+            # A recorded part no longer holds the acknowledged bytes (a request that stalled past
+            # its lease uploaded the same part number with other bytes after another request's
+            # part was acknowledged), or the multipart upload is gone: the file cannot be made.
+            if _error_code(error) in {"InvalidPart", "InvalidPartOrder", "NoSuchUpload"}:
+                raise StoredBytesMissing(state["key"]) from error
+            raise
+
     def _abort(self, key: str, upload_id: str) -> None:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in {"NoSuchUpload", "404"}:
+            if _error_code(error) not in {"NoSuchUpload", "404"}:
                 raise
 
     def _clean_up(self, key: str) -> None:
@@ -285,3 +299,8 @@ def _acknowledged_bytes(state: dict[str, Any]) -> int:
 def _completed_part(part: list[Any]) -> dict[str, Any]:
     number, etag, _, checksums = part
     return {"PartNumber": number, "ETag": etag, **checksums}
+
+
+def _error_code(error: Any) -> str | None:
+    code: str | None = error.response.get("Error", {}).get("Code")
+    return code
