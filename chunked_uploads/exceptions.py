@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import OperationalError
 from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail
 
@@ -156,3 +157,25 @@ class UploadBusy(ChunkedUploadError):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Upload is busy: another request is writing to it. Retry after it finished."
     default_code = "upload_busy"
+
+
+# A database giving up on a lock: the statement was rolled back, so nothing changed, and the
+# request may succeed when retried. MySQL/MariaDB error numbers and PostgreSQL SQLSTATEs.
+_MYSQL_LOCK_ERRORS = frozenset({1205, 1213})  # lock wait timeout, deadlock
+_POSTGRES_LOCK_STATES = frozenset({"40001", "40P01", "55P03"})  # serialization, deadlock, lock
+_SQLITE_LOCK_MESSAGES = ("database is locked", "database table is locked")
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a deadlock, a lock wait timeout or SQLite's busy error (answered as
+    ``UploadBusy``: another request holds what this one needs; retry)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__ or exc  # Django re-raises the driver's error from the driver's
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if state in _POSTGRES_LOCK_STATES:
+        return True
+    args = getattr(cause, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_LOCK_ERRORS:
+        return True
+    return str(cause).startswith(_SQLITE_LOCK_MESSAGES)

@@ -277,10 +277,14 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         return super().get_parsers()
 
     def handle_exception(self, exc: Exception) -> Response:
-        """Give DRF's own errors (404, 403, 415, ...) the ``code`` key that ours carry."""
+        """Give DRF's own errors (404, 403, 415, ...) the ``code`` key that ours carry; answer
+        Django's request limits with a JSON 400 and a database lock conflict as ``UploadBusy``."""
         if isinstance(exc, DJANGO_REQUEST_LIMITS):
             # Django's DATA_UPLOAD_MAX_* limits would answer with its own HTML 400 page.
             exc = ParseError(f"The request exceeds the server's limits - {exc}")
+        elif exceptions.is_lock_conflict(exc):
+            # A deadlock or lock wait timeout rolled the statement back: busy, not a 500.
+            exc = exceptions.UploadBusy()
         response = super().handle_exception(exc)
         data = response.data
         if isinstance(data, dict) and "code" not in data:

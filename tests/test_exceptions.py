@@ -7,9 +7,12 @@ checked after DRF's exception handler and JSON rendering, where the extras must 
 from __future__ import annotations
 
 import json
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import OperationalError, connection, connections, transaction
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler
@@ -180,3 +183,77 @@ def test_explicit_detail_replaces_the_default_but_keeps_the_code() -> None:
 def test_each_class_has_its_own_code() -> None:
     codes = {type(exc): code for exc, _, code, _, _ in CASES}
     assert len(set(codes.values())) == len(codes)
+
+
+# -- database lock conflicts (real errors from real databases; none is constructed by hand) --
+
+
+def _sqlite_wrapper(path: Path) -> Any:
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    settings = {**connection.settings_dict, "ENGINE": "django.db.backends.sqlite3"}
+    settings.update(NAME=str(path), OPTIONS={"timeout": 0}, TEST={})
+    return DatabaseWrapper(settings, alias="lock-test")
+
+
+@pytest.mark.django_db  # lifts pytest-django's block on connecting; these are our own connections
+def test_sqlite_busy_is_a_lock_conflict(tmp_path: Path) -> None:
+    """Two Django SQLite connections on one file; the second's write waits 0 s and fails."""
+    first, second = _sqlite_wrapper(tmp_path / "db"), _sqlite_wrapper(tmp_path / "db")
+    try:
+        first.cursor().execute("CREATE TABLE t (x int)")
+        first.cursor().execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError) as caught:
+            second.cursor().execute("BEGIN IMMEDIATE")
+        assert exceptions.is_lock_conflict(caught.value)
+        # Another operational error of the same driver is not one.
+        with pytest.raises(OperationalError) as other:
+            second.cursor().execute("SELECT * FROM no_such_table")
+        assert not exceptions.is_lock_conflict(other.value)
+    finally:
+        first.close()
+        second.close()
+
+
+def test_other_errors_are_not_lock_conflicts() -> None:
+    assert not exceptions.is_lock_conflict(ValueError("database is locked"))
+    assert not exceptions.is_lock_conflict(exceptions.UploadBusy())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_deadlock_is_a_lock_conflict() -> None:
+    """Two connections lock two rows in opposite orders; the database kills one of them."""
+    if connection.vendor not in ("postgresql", "mysql"):
+        pytest.skip("row locks held by two connections: PostgreSQL and MariaDB only")
+    from django.contrib.auth.models import Group
+
+    rows = [Group.objects.create(name=f"lock-{i}").pk for i in range(2)]
+    with transaction.atomic():  # the compiler refuses FOR UPDATE outside a transaction
+        query = Group.objects.select_for_update().filter(pk=0).values_list("pk").query
+        sql, _ = query.sql_with_params()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def lock(first: int, then: int) -> None:
+        conn = connections.create_connection("default")  # a connection of this thread's own
+        try:
+            conn.set_autocommit(False)
+            conn.cursor().execute(sql, [first])
+            barrier.wait(timeout=10)
+            conn.cursor().execute(sql, [then])
+        except OperationalError as exc:
+            errors.append(exc)
+        finally:
+            conn.rollback()
+            conn.close()
+
+    threads = [
+        threading.Thread(target=lock, args=(rows[0], rows[1])),
+        threading.Thread(target=lock, args=(rows[1], rows[0])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(errors) == 1, errors
+    assert exceptions.is_lock_conflict(errors[0])

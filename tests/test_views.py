@@ -20,6 +20,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, connections, transaction
 from django.test import override_settings
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z before 3.11
@@ -1173,3 +1174,43 @@ def test_an_append_costs_four_statements(
         response = put_chunk(api, detail(upload_id), payload[CHUNK : 2 * CHUNK], CHUNK, TOTAL)
     assert response.status_code == 200, response.content
     assert response.json()["offset"] == 2 * CHUNK
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_locked_past_the_lock_timeout_is_busy_not_a_500(
+    api: APIClient, payload: bytes
+) -> None:
+    """Another connection holds the upload's row lock (a long transaction elsewhere) past the
+    database's lock wait timeout: the chunk gets ``409 upload_busy`` in JSON, not a 500, and
+    nothing is acknowledged; once the lock is gone the same chunk goes through."""
+    if connection.vendor not in ("postgresql", "mysql"):
+        pytest.skip("a row lock held by another connection: PostgreSQL and MariaDB only")
+    response = put_chunk(api, LIST_URL, payload[:1000], 0, 3000)
+    assert response.status_code == 200, response.content
+    url, pk = response.json()["url"], response.json()["id"]
+    short, default = {
+        "postgresql": ("SET lock_timeout = '300ms'", "SET lock_timeout = 0"),
+        "mysql": (
+            "SET SESSION innodb_lock_wait_timeout = 1",
+            "SET SESSION innodb_lock_wait_timeout = DEFAULT",
+        ),
+    }[connection.vendor]
+    with transaction.atomic():  # the compiler refuses FOR UPDATE outside a transaction
+        query = ChunkedUpload.objects.select_for_update().filter(pk=pk).values_list("pk").query
+        sql, params = query.sql_with_params()
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        other.cursor().execute(sql, params)  # holds the row until rolled back
+        connection.cursor().execute(short)
+        refused = put_chunk(api, url, payload[1000:2000], 1000, 3000)
+        assert refused.status_code == 409, refused.content
+        assert refused.json()["code"] == "upload_busy"
+    finally:
+        other.rollback()
+        other.close()
+        connection.cursor().execute(default)
+    assert ChunkedUpload.objects.get(pk=pk).offset == 1000
+    again = put_chunk(api, url, payload[1000:2000], 1000, 3000)
+    assert again.status_code == 200, again.content
+    assert ChunkedUpload.objects.get(pk=pk).offset == 2000
