@@ -146,6 +146,14 @@ class ChunkDigestMismatch(ChunkedUploadError):
         )
 
 
+class ChunkDigestUnverifiable(ChunkedUploadError):
+    default_code = "chunk_digest_unverifiable"
+    default_detail = (
+        "The request's digest headers cannot be checked: its body was parsed before the upload"
+        " view (a middleware read request.POST)"
+    )
+
+
 class InvalidChunkDigest(ChunkedUploadError):
     default_code = "invalid_chunk_digest"
 

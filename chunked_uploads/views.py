@@ -92,6 +92,9 @@ class ChunkReceiver:
 
     def begin_from_file(self, file: Any) -> None:
         """Feed a chunk that something (a middleware reading ``request.POST``) parsed already."""
+        if self.body_digests is not None:
+            # The digests cover the body as it was sent; Django parsed it and kept only the parts.
+            raise exceptions.ChunkDigestUnverifiable()
         writer = self.begin(clean_filename(file.name), None)
         for block in file.chunks(BLOCK_SIZE):
             writer.write(block)

@@ -127,3 +127,47 @@ def test_malformed_header_is_a_400_before_the_body(api: Any, payload: bytes, sta
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_chunk_digest"
     assert ChunkedUpload.objects.get().offset == 100_000
+
+
+class ReadsPost:
+    """A middleware that reads ``request.POST`` before the view (as some CSRF or logging
+    middlewares do): Django parses a multipart ``POST`` itself and the body is gone."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        request.POST  # noqa: B018 - the access is the point
+        return self.get_response(request)
+
+
+@pytest.fixture
+def reads_post(settings: Any) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.ReadsPost"]
+
+
+def single_shot(api: Any, data: bytes, **extra: Any) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    body = {"file": SimpleUploadedFile("whole.bin", data), "md5": hashlib.md5(data).hexdigest()}
+    return api.post(LIST_URL, body, format="multipart", **extra)
+
+
+def test_a_body_parsed_before_the_view_is_still_stored(
+    api: Any, payload: bytes, reads_post: None
+) -> None:
+    """Without digest headers the chunk Django parsed is taken from ``request.FILES``."""
+    response = single_shot(api, payload)
+    assert response.status_code == 200, response.content
+    assert stored_bytes(ChunkedUpload.objects.get()) == payload
+
+
+def test_digest_headers_on_a_body_parsed_before_the_view_are_refused_as_unverifiable(
+    api: Any, payload: bytes, reads_post: None
+) -> None:
+    """The multipart body the digest covers is gone: a clear 400, not a false mismatch, and no
+    upload is created."""
+    response = single_shot(api, payload, HTTP_CONTENT_MD5=b64("md5", b"any body"))
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "chunk_digest_unverifiable"
+    assert ChunkedUpload.objects.count() == 0

@@ -119,6 +119,14 @@ CASES: list[tuple[APIException, int, str, str, dict[str, Any]]] = [
         {},
     ),
     (
+        exceptions.ChunkDigestUnverifiable(),
+        400,
+        "chunk_digest_unverifiable",
+        "The request's digest headers cannot be checked: its body was parsed before the upload"
+        " view (a middleware read request.POST)",
+        {},
+    ),
+    (
         exceptions.InvalidChunkDigest("Content-MD5"),
         400,
         "invalid_chunk_digest",
