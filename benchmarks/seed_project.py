@@ -3,7 +3,9 @@
 The project is routed the way the seed's own tests route it (``uploads/`` and ``uploads/<uuid:pk>/``
 named ``chunkedupload-detail``, ``DRF_CHUNKED_UPLOAD_ABSTRACT_MODEL = False``) and authenticates
 with DRF's ``TokenAuthentication``, as the example project does (Basic auth would add a PBKDF2 run
-to every chunk). Its SQLite database gets the same options as the example project's.
+to every chunk), behind the example project's middleware. Its SQLite database is in WAL mode with
+``IMMEDIATE`` transactions like the example project's, but keeps Django's connection per request
+and ``synchronous=FULL`` unless ``--tuned-sqlite`` gives it the example project's settings.
 """
 
 from __future__ import annotations
@@ -25,11 +27,23 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_chunked_upload",
 ]
-MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]  # DRF authenticates by token
+# The example project's middleware (Django's startproject list): both Django servers pay the same
+# per-request cost outside the upload view.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 ROOT_URLCONF = "seedproj.urls"
 DATABASES = {
     "default": {
