@@ -10,11 +10,15 @@ and ``synchronous=FULL`` unless ``--tuned-sqlite`` gives it the example project'
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 SEED_REQUIREMENT = "drf-chunked-upload==0.6.0"
+EXAMPLE_SETTINGS = (
+    Path(__file__).resolve().parent.parent / "example_project" / "demo" / "settings.py"
+)
 SERVER_REQUIREMENT = "gunicorn"
 
 SETTINGS = '''\
@@ -33,17 +37,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_chunked_upload",
 ]
-# The example project's middleware (Django's startproject list): both Django servers pay the same
-# per-request cost outside the upload view.
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
+# The example project's middleware (read from its settings by write_project()): both Django
+# servers pay the same per-request cost outside the upload view.
+MIDDLEWARE = __EXAMPLE_MIDDLEWARE__
 ROOT_URLCONF = "seedproj.urls"
 DATABASES = {
     "default": {
@@ -124,13 +120,26 @@ def ensure_venv(venv: Path) -> Path:
     return python
 
 
+def example_middleware() -> list[str]:
+    """``MIDDLEWARE`` of the example project, read from its settings file (importing it would
+    need the example project's Django set-up)."""
+    tree = ast.parse(EXAMPLE_SETTINGS.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "MIDDLEWARE" for target in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    raise LookupError(f"no MIDDLEWARE list in {EXAMPLE_SETTINGS}")
+
+
 def write_project(root: Path) -> Path:
     """Write the seed project under ``root``; return the directory holding ``manage.py``."""
     package = root / "seedproj"
     package.mkdir(parents=True, exist_ok=True)
+    settings = SETTINGS.replace("__EXAMPLE_MIDDLEWARE__", repr(example_middleware()))
     files = {
         package / "__init__.py": "",
-        package / "settings.py": SETTINGS,
+        package / "settings.py": settings,
         package / "urls.py": URLS,
         package / "wsgi.py": WSGI,
         root / "manage.py": MANAGE,
