@@ -89,6 +89,12 @@ class Settings:
         return value
 
     @property
+    def explicit_named_url(self) -> str | None:
+        """``NAMED_URL`` when the project sets it; ``None`` lets responses name the view's route."""
+        value: str | None = _get("NAMED_URL", None)
+        return value
+
+    @property
     def max_chunk_bytes(self) -> int | None:
         """Largest chunk one request may carry; ``None`` means no limit beyond ``MAX_BYTES``."""
         value: int | None = _get("MAX_CHUNK_BYTES", None)

@@ -51,7 +51,27 @@ class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
         return copy.deepcopy(built)
 
     def get_url(self, obj: Any) -> str:
-        return reverse(conf.named_url, kwargs={"pk": obj.pk}, request=self.context.get("request"))
+        # DRF_CHUNKED_UPLOAD_NAMED_URL when the project sets it, else the detail route of the view
+        # answering (a subclass mounted under its own prefix, or in a URL namespace, points at
+        # itself), else the default name. (A docstring here would reorder the OpenAPI schema.)
+        request = self.context.get("request")
+        name = (
+            conf.explicit_named_url
+            or _detail_route(self.context.get("view"), request)
+            or conf.named_url
+        )
+        return reverse(name, kwargs={"pk": obj.pk}, request=request)
+
+
+def _detail_route(view: Any, request: Any) -> str | None:
+    """``[namespace:]{basename}-detail`` of a view a router mounted, as DRF's
+    ``reverse_action()`` names it; ``None`` for a view without a router basename."""
+    basename = getattr(view, "basename", None)
+    if not basename:
+        return None
+    match = getattr(request, "resolver_match", None)
+    namespace = getattr(match, "namespace", "")
+    return f"{namespace}:{basename}-detail" if namespace else f"{basename}-detail"
 
 
 class ChunkRequestSerializer(serializers.Serializer[Any]):

@@ -943,18 +943,29 @@ def test_user_restricted_setting(
 
 
 @hooks_urls
-def test_named_url_setting_with_a_matching_router_basename(
-    api: APIClient, payload: bytes, settings: Any
-) -> None:
-    body = put_chunk(api, "/api/named/", payload[:CHUNK], 0, TOTAL).json()
-    assert body["url"] == f"http://testserver/api/uploads/{body['id']}/"
-    settings.DRF_CHUNKED_UPLOAD_NAMED_URL = "named-detail"
-    response = put_chunk(api, "/api/named/", payload[:CHUNK], 0, TOTAL)
-    body = response.json()
-    assert body["url"] == f"http://testserver/api/named/{body['id']}/"
-    assert reverse("named-list") == "/api/named/"
+@pytest.mark.parametrize("prefix", ["/api/named/", "/v2/uploads/"])
+def test_url_names_the_route_that_answered(api: APIClient, payload: bytes, prefix: str) -> None:
+    """A ViewSet registered under another basename, or in a URL namespace, answers with its own
+    detail URL (drf-chunked-upload always reversed ``NAMED_URL``: another route, or a 500 after
+    the chunk was stored when no route had that name), and the URL takes the next chunk."""
+    body = put_chunk(api, prefix, payload[:CHUNK], 0, TOTAL).json()
+    assert body["url"] == f"http://testserver{prefix}{body['id']}/"
     response = put_chunk(api, body["url"], payload[CHUNK:], CHUNK, TOTAL)
     assert response.status_code == 200, response.content
+    assert response.json()["url"] == body["url"]
+
+
+@hooks_urls
+def test_named_url_setting_wins_over_the_route(
+    api: APIClient, payload: bytes, settings: Any
+) -> None:
+    settings.DRF_CHUNKED_UPLOAD_NAMED_URL = "chunkedupload-detail"
+    body = put_chunk(api, "/api/named/", payload[:CHUNK], 0, TOTAL).json()
+    assert body["url"] == f"http://testserver/api/uploads/{body['id']}/"
+    settings.DRF_CHUNKED_UPLOAD_NAMED_URL = "v2:chunkedupload-detail"
+    body = put_chunk(api, "/api/named/", payload[:CHUNK], 0, TOTAL).json()
+    assert body["url"] == f"http://testserver/v2/uploads/{body['id']}/"
+    assert reverse("named-list") == "/api/named/"
 
 
 def test_max_chunk_bytes_setting(api: APIClient, payload: bytes, settings: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import include, path
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
@@ -114,4 +115,8 @@ router.register("hooks/paginated", PaginatedViewSet, basename="paginated")
 router.register("hooks/filtered", FilteredViewSet, basename="filtered")
 router.register("hooks/anonymous", AnonymousViewSet, basename="anonymous")
 
-urlpatterns = router.urls
+# The default registration again, inside a URL namespace (``v2:chunkedupload-detail``).
+namespaced = ChunkedUploadRouter()
+namespaced.register("uploads", ChunkedUploadViewSet)
+
+urlpatterns = [*router.urls, path("v2/", include((namespaced.urls, "v2")))]
