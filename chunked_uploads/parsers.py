@@ -168,7 +168,7 @@ class StreamingOctetStreamParser(BaseParser):
     ) -> DataAndFiles[Any, Any]:
         context = parser_context or {}
         request = context["request"]
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = content_length(request.META) or 0
         sink = _sink(context)
         writer = sink.begin(disposition_filename(request.META), length)
         stream = _body(stream, context, sink)
