@@ -12,24 +12,29 @@ from typing import Any
 
 from rest_framework.routers import Route, SimpleRouter
 
+# The protocol's methods on each route. ``ChunkedUploadViewSet.as_view()`` applies them whatever
+# router mounts it, so the ViewSet speaks the protocol on DRF's ``DefaultRouter`` too.
+LIST_ACTIONS = {"get": "list", "put": "create", "post": "create_complete"}
+DETAIL_ACTIONS = {
+    "get": "retrieve",
+    "put": "partial_update",
+    "post": "complete",
+    "delete": "destroy",
+}
+
 
 class ChunkedUploadRouter(SimpleRouter):
     routes = [
         Route(
             url=r"^{prefix}{trailing_slash}$",
-            mapping={"get": "list", "put": "create", "post": "create_complete"},
+            mapping=LIST_ACTIONS,
             name="{basename}-list",
             detail=False,
             initkwargs={"suffix": "List"},
         ),
         Route(
             url=r"^{prefix}/{lookup}{trailing_slash}$",
-            mapping={
-                "get": "retrieve",
-                "put": "partial_update",
-                "post": "complete",
-                "delete": "destroy",
-            },
+            mapping=DETAIL_ACTIONS,
             name="{basename}-detail",
             detail=True,
             initkwargs={"suffix": "Instance"},

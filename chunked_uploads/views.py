@@ -22,7 +22,7 @@ from django.core.exceptions import (
 from django.db.models import QuerySet
 from django.utils.cache import add_never_cache_headers
 from rest_framework import status, viewsets
-from rest_framework.exceptions import ErrorDetail, NotFound, ParseError
+from rest_framework.exceptions import ErrorDetail, MethodNotAllowed, NotFound, ParseError
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,9 +39,16 @@ from .parsers import (
     clean_filename,
 )
 from .ranges import ContentRange, MalformedRange, RangeExceedsTotal, parse_content_range
+from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 from .serializers import ChunkedUploadSerializer
 
 CHUNK_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
+# The actions a router derives from a plain ``ModelViewSet`` (DRF's ``SimpleRouter`` and
+# ``DefaultRouter`` map ``post`` to ``create``, ``put`` to ``update``, ...): ``as_view()`` replaces
+# such a mapping with the protocol's, and leaves extra ``@action`` routes alone.
+MODEL_VIEWSET_ACTIONS = frozenset(
+    {"list", "create", "retrieve", "update", "partial_update", "destroy"}
+)
 DJANGO_REQUEST_LIMITS = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
 
 
@@ -131,6 +138,21 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         FormParser,
     )
     http_method_names = ["get", "put", "post", "delete", "head", "options"]
+
+    @classmethod
+    def as_view(cls, actions: dict[str, str] | None = None, **initkwargs: Any) -> Any:
+        """Map the protocol's methods onto the route a router mounts, whatever the router.
+
+        A router tells the view which route it serves (``detail``); DRF's own routers would map
+        ``PUT`` on the detail route to ``update``, which stores nothing, and leave ``PUT`` on the
+        list route unmapped. A mapping of plain ``ModelViewSet`` actions is replaced by the
+        protocol's for that route, so ``DefaultRouter`` serves the protocol as
+        ``ChunkedUploadRouter`` does.
+        """
+        detail = initkwargs.get("detail")
+        if actions and detail is not None and set(actions.values()) <= MODEL_VIEWSET_ACTIONS:
+            actions = dict(DETAIL_ACTIONS if detail else LIST_ACTIONS)
+        return super().as_view(actions, **initkwargs)
 
     # -- hooks -------------------------------------------------------------------------------
 
@@ -223,6 +245,10 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             uploads.delete_upload(upload)  # a failed single shot leaves nothing behind
             raise
         return self.completed_response(upload, request)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Not part of the protocol: a ``ModelViewSet`` update would store no byte, so refuse."""
+        raise MethodNotAllowed(request.method or "PUT")
 
     def perform_destroy(self, instance: AbstractChunkedUpload) -> None:
         uploads.abort(instance)

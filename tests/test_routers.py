@@ -12,7 +12,7 @@ from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
 
-from .conftest import LIST_URL, put_chunk
+from .conftest import LIST_URL, md5, put_chunk, stored_bytes
 
 UPLOAD_ID = "5230ec1f-59d1-485d-9d79-74b853802e31"
 LIST_ACTIONS = {"get": "list", "put": "create", "post": "create_complete"}
@@ -113,3 +113,45 @@ def test_router_works_with_a_viewset_subclass(user: Any) -> None:
     router.register("blobs", Renamed)
     patterns = _patterns(router)
     assert patterns["chunkedupload-detail"].callback.cls is Renamed  # type: ignore[attr-defined]
+
+
+@pytest.mark.urls("tests.urls_default_router")
+def test_default_router_serves_the_protocol(api: APIClient, payload: bytes) -> None:
+    # On DefaultRouter, PUT on the list route was a 405 and PUT on an upload's URL was
+    # ModelViewSet.update: a 200 that stored nothing.
+    created = put_chunk(api, LIST_URL, payload[:100_000], 0, len(payload))
+    assert created.status_code == 200, created.content
+    url = created.json()["url"]
+    appended = put_chunk(api, url, payload[100_000:], 100_000, len(payload))
+    assert appended.status_code == 200, appended.content
+    assert appended.json()["offset"] == len(payload)
+    completed = api.post(url, {"md5": md5(payload)}, format="json")
+    assert completed.status_code == 200, completed.content
+    assert stored_bytes(ChunkedUpload.objects.get()) == payload
+    assert api.delete(url).status_code == 204
+
+
+@pytest.mark.urls("tests.urls_default_router")
+def test_default_router_single_shot_and_api_root(api: APIClient, payload: bytes) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    data = payload[:1000]
+    body = {"file": SimpleUploadedFile("small.bin", data), "md5": md5(data)}
+    response = api.post(LIST_URL, body, format="multipart")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "complete"
+    assert api.get("/").json() == {"api/uploads": "http://testserver/api/uploads/"}
+    assert api.patch(response.json()["url"]).status_code == 405
+
+
+def test_update_outside_a_router_is_refused(api: APIClient, user: Any, payload: bytes) -> None:
+    # A hand-written ``as_view({"put": "update"})``: refused loudly, never a 200 storing nothing.
+    created = put_chunk(api, LIST_URL, payload[:10], 0, 20)
+    view = ChunkedUploadViewSet.as_view({"put": "update"})
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    request = APIRequestFactory().put("/", b"x", content_type="application/octet-stream")
+    force_authenticate(request, user)
+    response = view(request, pk=created.json()["id"])
+    assert response.status_code == 405
+    assert ChunkedUpload.objects.get().offset == 10
