@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
@@ -317,11 +317,21 @@ def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSess
         raise
 
 
-def complete(upload: Upload, checksum: str | None, *, single_shot: bool = False) -> Upload:
+def complete(
+    upload: Upload,
+    checksum: str | None,
+    *,
+    single_shot: bool = False,
+    on_complete: Callable[[Upload], Any] | None = None,
+) -> Upload:
     """Verify the whole file's checksum (unless ``None``) and finalize the upload.
 
-    ``single_shot``: the upload's only chunk was committed without signals; send them now, so a
-    single shot that fails (and leaves nothing behind) is never announced.
+    The upload is marked complete in one transaction with its hooks: the ``upload_completed``
+    receivers and ``on_complete``. If one raises, the transaction rolls back and the upload stays
+    incomplete (its bytes already in their completed form, which a retry does not redo), so
+    completing it again runs the hooks again: a failed hook is never hidden behind a completed
+    upload. ``single_shot``: the upload's only chunk was committed without signals; send them now,
+    so a single shot that fails (and leaves nothing behind) is never announced.
     """
     try:
         token = _acquire(upload)
@@ -332,16 +342,24 @@ def complete(upload: Upload, checksum: str | None, *, single_shot: bool = False)
         check_writable(upload)
         if upload.size is None or upload.offset != upload.size:
             raise exceptions.UploadIncomplete(upload.offset, upload.size or 0)
-        actual = whole_file_digest(upload)
+        # A recorded checksum: an earlier attempt finalized the bytes, then a hook failed.
+        finalized = bool(upload.checksum)
+        actual = upload.checksum if finalized else whole_file_digest(upload)
         if checksum is not None and actual != checksum.strip().lower():
             raise exceptions.ChecksumMismatch()
-        _finalize(upload, token, actual)
+        if not finalized:
+            _finalize_bytes(upload, token, actual)
+        with transaction.atomic(using=_database(upload)):
+            _mark_complete(upload, token)
+            if single_shot:
+                announce_chunk(upload, ContentRange.whole(upload.offset), created=True)
+            signals.upload_completed.send(sender=type(upload), upload=upload)
+            if on_complete is not None:
+                on_complete(upload)
     except BaseException:
         _release(upload, token)
+        _forget_completion(upload)
         raise
-    if single_shot:
-        announce_chunk(upload, ContentRange.whole(upload.offset), created=True)
-    signals.upload_completed.send(sender=type(upload), upload=upload)
     return upload
 
 
@@ -357,27 +375,49 @@ def whole_file_digest(upload: AbstractChunkedUpload) -> str:
     return digest.hexdigest()
 
 
-def _finalize(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: str) -> None:
+def _finalize_bytes(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: str) -> None:
+    """Turn the stored bytes into the completed file and record its name and checksum.
+
+    Committed on its own, before the hooks run: a recorded ``checksum`` on an upload still
+    ``uploading`` means its bytes are complete already (a store cannot finalize twice: an S3
+    multipart upload is gone once completed).
+    """
     name = stored_name(upload)
-    final_name = completed_name(name)
+    with transaction.atomic(using=_database(upload)):
+        # The rename happens inside the transaction: if it fails, the row still names the part.
+        manager = type(upload)._default_manager
+        if not manager.filter(pk=upload.pk, lease_token=token).update(checksum=checksum):
+            raise exceptions.UploadBusy()
+        try:
+            final_name = get_store().finalize(name, completed_name(name), upload.store_state)
+        except StoredBytesMissing:
+            raise StoredBytesLost() from None
+        manager.filter(pk=upload.pk).update(file=final_name)
+    upload.checksum = checksum
+    upload.file.name = final_name
+
+
+def _mark_complete(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
     fields: dict[str, Any] = {
         "status": UploadStatus.COMPLETE,
         "completed_at": timezone.now(),
-        "checksum": checksum,
         **_FREE_LEASE,
     }
-    with transaction.atomic():
-        # The rename happens inside the transaction: if it fails, the row still names the part.
-        manager = type(upload)._default_manager
-        if not manager.filter(pk=upload.pk, lease_token=token).update(**fields):
-            raise exceptions.UploadBusy()
-        try:
-            fields["file"] = get_store().finalize(name, final_name, upload.store_state)
-        except StoredBytesMissing:
-            raise StoredBytesLost() from None
-        manager.filter(pk=upload.pk).update(file=fields["file"])
+    manager = type(upload)._default_manager
+    if not manager.filter(pk=upload.pk, lease_token=token).update(**fields):
+        raise exceptions.UploadBusy()
     for field, value in fields.items():
         setattr(upload, field, value)
+
+
+def _forget_completion(upload: AbstractChunkedUpload) -> None:
+    """Undo, on the in-memory copy, what a rolled-back completion set (the row has it undone)."""
+    if upload.status == UploadStatus.COMPLETE:
+        upload.status, upload.completed_at = UploadStatus.UPLOADING, None
+
+
+def _database(upload: AbstractChunkedUpload) -> str:
+    return router.db_for_write(type(upload), instance=upload)
 
 
 def abort(upload: AbstractChunkedUpload) -> None:

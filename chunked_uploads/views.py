@@ -117,6 +117,26 @@ class ChunkReceiver:
             raise exceptions.RangeExceedsTotal(error.total) from None
 
 
+class CompletionHook:
+    """Runs the view's ``on_completion`` inside the completion's transaction (so a hook that
+    raises leaves the upload incomplete, to be completed again) and keeps its response."""
+
+    def __init__(self, view: ChunkedUploadViewSet, request: Request) -> None:
+        self.view = view
+        self.request = request
+        self.replacement: Response | None = None
+
+    def __call__(self, upload: AbstractChunkedUpload) -> None:
+        response = self.view.on_completion(upload, self.request)
+        self.replacement = response if isinstance(response, Response) else None
+
+    def response(self, upload: AbstractChunkedUpload) -> Response:
+        if self.replacement is not None:
+            return self.replacement
+        data = self.view.get_response_data(upload, self.request)
+        return Response(data, status=status.HTTP_200_OK)
+
+
 class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     """Large, resumable, chunked uploads (see the protocol reference in the docs)."""
 
@@ -233,18 +253,21 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     def complete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Verify the whole file's checksum and finish (``POST`` on the detail route)."""
         checksum = self.get_checksum(request)
-        upload = uploads.complete(self.get_object(), checksum)
-        return self.completed_response(upload, request)
+        hook = CompletionHook(self, request)
+        upload = uploads.complete(self.get_object(), checksum, on_complete=hook)
+        return hook.response(upload)
 
     def create_complete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Upload a whole file and its checksum in one request (``POST`` on the list route)."""
         upload = self.receive_chunk(request, whole=True)
+        hook = CompletionHook(self, request)
         try:
-            upload = uploads.complete(upload, self.get_checksum(request), single_shot=True)
+            checksum = self.get_checksum(request)
+            upload = uploads.complete(upload, checksum, single_shot=True, on_complete=hook)
         except BaseException:
             uploads.delete_upload(upload)  # a failed single shot leaves nothing behind
             raise
-        return self.completed_response(upload, request)
+        return hook.response(upload)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Not part of the protocol: a ``ModelViewSet`` update would store no byte, so refuse."""
@@ -287,12 +310,6 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         if not value or not isinstance(value, str):
             raise exceptions.ChecksumRequired(algorithm)
         return value
-
-    def completed_response(self, upload: AbstractChunkedUpload, request: Request) -> Response:
-        response = self.on_completion(upload, request)
-        if isinstance(response, Response):
-            return response
-        return Response(self.get_response_data(upload, request), status=status.HTTP_200_OK)
 
     def get_parsers(self) -> list[BaseParser]:
         action = getattr(self, "action", None)

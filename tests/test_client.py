@@ -375,3 +375,37 @@ def test_basic_auth_with_a_user_password_tuple(
     )
     assert ChunkedUpload.objects.get(pk=result.id).user.username == "erin"
     assert stored_bytes(result.id) == data_file.read_bytes()
+
+
+def test_failed_completion_hook_is_retried_and_then_reported(
+    token: Any, list_url: str, data_file: Path, tmp_path: Path
+) -> None:
+    """A completion hook that raises leaves the upload incomplete: the client's retry runs it
+    again, and a hook that keeps failing ends in an error (CLI exit 1), never a false success."""
+    calls: list[str] = []
+
+    def hook(sender: Any, upload: Any, **kwargs: Any) -> None:
+        calls.append(str(upload.pk))
+        if len(calls) == 1 or upload.filename == "always.bin":
+            raise RuntimeError("the app's completion hook failed")
+
+    signals.upload_completed.connect(hook, dispatch_uid="flaky-hook")
+    try:
+        result = client.upload(data_file, list_url, chunk_size=CHUNK, auth=token, backoff=0.01)
+        assert result.status == "complete"
+        assert calls == [result.id, result.id]
+        calls.clear()
+        always = tmp_path / "always.bin"
+        always.write_bytes(data_file.read_bytes())
+        with pytest.raises(client.UploadError, match="giving up after 2 retries"):
+            client.upload(always, list_url, auth=token, retries=2, backoff=0.01)
+        (upload,) = ChunkedUpload.objects.filter(filename="always.bin")
+        assert upload.status == "uploading"
+        assert len(calls) == 3
+        from chunked_uploads import cli
+
+        argv = ["upload", str(always), "--url", list_url, "--token", token.header.split()[1]]
+        argv += ["--retries", "1", "--state-file", str(tmp_path / "state.json")]
+        assert cli.main(argv) == 1
+    finally:
+        signals.upload_completed.disconnect(dispatch_uid="flaky-hook")

@@ -24,6 +24,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from rest_framework.test import APIClient
 
+from chunked_uploads import signals
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.stores import ChunkStore, get_store, store_class
 from chunked_uploads.stores.local import LocalFileStore
@@ -164,6 +165,40 @@ def test_a_failed_checksum_leaves_the_upload_resumable(
     response = api.post(url, {"md5": md5(b"something else")}, format="json")
     assert response.status_code == 400
     assert final_bytes(complete(api, url, data)) == data
+
+
+def test_a_failed_completion_hook_leaves_the_upload_to_complete_again(
+    setup: Setup, api: APIClient, data: bytes, user: Any
+) -> None:
+    """The hook runs in one transaction with the completion: a raising receiver rolls both back,
+    and completing again (the bytes finalized once, whatever the store) runs it again."""
+    attempts: list[str] = []
+
+    def receiver(sender: Any, upload: ChunkedUpload, **kwargs: Any) -> None:
+        attempts.append(upload.status)
+        user.first_name = f"attempt {len(attempts)}"
+        user.save()  # what the hook did must not outlive its failure
+        if len(attempts) == 1:
+            raise RuntimeError("the app's hook failed")
+
+    url = send(api, data)
+    api.raise_request_exception = False
+    signals.upload_completed.connect(receiver, dispatch_uid="failing-hook")
+    try:
+        response = api.post(url, {"md5": md5(data)}, format="json")
+        assert response.status_code == 500
+        upload = ChunkedUpload.objects.get()
+        assert (upload.status, upload.completed_at, upload.lease_token) == ("uploading", None, None)
+        user.refresh_from_db()
+        assert user.first_name == ""
+        assert api.get(url).json()["status"] == "uploading"
+        assert final_bytes(complete(api, url, data)) == data
+    finally:
+        signals.upload_completed.disconnect(dispatch_uid="failing-hook")
+    assert attempts == ["complete", "complete"]
+    user.refresh_from_db()
+    assert user.first_name == "attempt 2"
+    assert api.post(url, {"md5": md5(data)}, format="json").json()["code"] == "upload_complete"
 
 
 # -- store selection ---------------------------------------------------------------------------
