@@ -411,9 +411,12 @@ def _mark_complete(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
 
 
 def _forget_completion(upload: AbstractChunkedUpload) -> None:
-    """Undo, on the in-memory copy, what a rolled-back completion set (the row has it undone)."""
+    """Undo, on the in-memory copy, what a rolled-back completion set: its status, and the file
+    a hook handed off (``handoff.py``), which the row names again."""
     if upload.status == UploadStatus.COMPLETE:
         upload.status, upload.completed_at = UploadStatus.UPLOADING, None
+        row = type(upload)._default_manager.filter(pk=upload.pk).values_list("file", flat=True)
+        upload.file.name = row.first() or upload.file.name
 
 
 def _database(upload: AbstractChunkedUpload) -> str:

@@ -160,7 +160,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     http_method_names = ["get", "put", "post", "delete", "head", "options"]
 
     @classmethod
-    def as_view(cls, actions: dict[str, str] | None = None, **initkwargs: Any) -> Any:
+    def as_view(cls, actions: dict[str, Any] | None = None, **initkwargs: Any) -> Any:
         """Map the protocol's methods onto the route a router mounts, whatever the router.
 
         A router tells the view which route it serves (``detail``); DRF's own routers would map
@@ -171,7 +171,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         """
         detail = initkwargs.get("detail")
         if actions and detail is not None and set(actions.values()) <= MODEL_VIEWSET_ACTIONS:
-            actions = dict(DETAIL_ACTIONS if detail else LIST_ACTIONS)
+            actions = dict[str, Any](DETAIL_ACTIONS if detail else LIST_ACTIONS)
         return super().as_view(actions, **initkwargs)
 
     # -- hooks -------------------------------------------------------------------------------

@@ -21,10 +21,13 @@ import pytest
 import time_machine
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 from django.core.management import call_command
+from django.db.models import FileField
+from django.db.models.fields.files import FieldFile
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from chunked_uploads import signals
+from chunked_uploads import signals, uploads
+from chunked_uploads.handoff import NotHandedOff, hand_off
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.stores import ChunkStore, get_store, store_class
 from chunked_uploads.stores.local import LocalFileStore
@@ -32,7 +35,7 @@ from chunked_uploads.stores.s3 import S3MultipartStore
 from chunked_uploads.stores.storage import StorageStore
 
 from .conftest import LIST_URL, md5, put_chunk
-from .s3server import Bucket, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
+from .s3server import Bucket, S3Storage, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 MiB = 1024 * 1024
 CHUNK = 2 * MiB
@@ -45,6 +48,7 @@ class Setup:
 
     store_class: type[ChunkStore]
     leftovers: Callable[[], list[str]]
+    s3: bool = False
 
 
 @pytest.fixture(params=STORES)
@@ -63,8 +67,10 @@ def setup(request: Any, settings: Any, media_root: Path) -> Setup:
     settings.DRF_CHUNKED_UPLOAD_STORAGE_CLASS = bucket.storage()
     if kind == "s3-multipart":
         settings.DRF_CHUNKED_UPLOAD_STORE = "chunked_uploads.stores.s3.S3MultipartStore"
-        return Setup(S3MultipartStore, bucket.object_keys)
-    return Setup(StorageStore, bucket.object_keys)  # chosen automatically for a non-local storage
+        return Setup(S3MultipartStore, bucket.object_keys, s3=True)
+    return Setup(
+        StorageStore, bucket.object_keys, s3=True
+    )  # chosen automatically for a non-local storage
 
 
 @pytest.fixture
@@ -199,6 +205,107 @@ def test_a_failed_completion_hook_leaves_the_upload_to_complete_again(
     user.refresh_from_db()
     assert user.first_name == "attempt 2"
     assert api.post(url, {"md5": md5(data)}, format="json").json()["code"] == "upload_complete"
+
+
+@pytest.fixture
+def target(setup: Setup, request: Any, tmp_path: Path) -> FieldFile:
+    """An app's ``FileField`` (``upload_to="documents/%Y/"``) on a storage of its own: a folder
+    beside the media root, or the ``documents`` location of the S3 bucket."""
+    field = FileField(upload_to="documents/%Y/")
+    field.set_attributes_from_name("file")
+    if setup.s3:
+        bucket: Bucket = request.getfixturevalue("s3_bucket")
+        field.storage = S3Storage(**bucket.storage_options(location="documents"))
+    else:
+        field.storage = FileSystemStorage(location=tmp_path / "app-files")
+    return FieldFile(None, field, None)
+
+
+def hand_off_on_completion(target: FieldFile, fail: bool = False) -> Callable[..., None]:
+    def receiver(sender: Any, upload: ChunkedUpload, **kwargs: Any) -> None:
+        hand_off(upload, target)
+        if fail:
+            raise RuntimeError("the hook failed after the hand-off")
+
+    return receiver
+
+
+def test_hand_off_moves_the_file_and_deletion_leaves_it(
+    setup: Setup,
+    target: FieldFile,
+    api: APIClient,
+    data: bytes,
+    media_root: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    url = send(api, data)
+    inodes = [part.stat().st_ino for part in media_root.rglob("*.part")]
+    signals.upload_completed.connect(
+        hand_off_on_completion(target), weak=False, dispatch_uid="hand-off"
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            upload = complete(api, url, data)
+    finally:
+        signals.upload_completed.disconnect(dispatch_uid="hand-off")
+    assert target.name.startswith("documents/") and target.name.endswith("/payload.bin")
+    with target.storage.open(target.name, "rb") as handle:
+        assert handle.read() == data
+    if setup.store_class is LocalFileStore:  # a hard link: the same inode, no byte copied
+        assert inodes == [os.stat(target.path).st_ino]
+    assert not upload.file
+    assert setup.leftovers() == _target_keys(target)  # the upload's own name for them is gone
+    with django_capture_on_commit_callbacks(execute=True):
+        uploads.abort(upload)  # the admin's abort; a DELETE or an expiry deletes the same way
+    with target.storage.open(target.name, "rb") as handle:
+        assert handle.read() == data
+
+
+def test_a_hook_failing_after_the_hand_off_keeps_the_upload_whole(
+    setup: Setup,
+    target: FieldFile,
+    api: APIClient,
+    data: bytes,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    url = send(api, data)
+    api.raise_request_exception = False
+    failing = hand_off_on_completion(target, fail=True)
+    signals.upload_completed.connect(failing, weak=False, dispatch_uid="hand-off")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api.post(url, {"md5": md5(data)}, format="json").status_code == 500
+    finally:
+        signals.upload_completed.disconnect(dispatch_uid="hand-off")
+    upload = ChunkedUpload.objects.get()
+    assert upload.status == "uploading" and upload.file
+    assert final_bytes(upload) == data  # the upload still names its bytes
+    signals.upload_completed.connect(
+        hand_off_on_completion(target), weak=False, dispatch_uid="hand-off"
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            complete(api, url, data)
+    finally:
+        signals.upload_completed.disconnect(dispatch_uid="hand-off")
+    with target.storage.open(target.name, "rb") as handle:
+        assert handle.read() == data
+    assert not ChunkedUpload.objects.get().file
+
+
+def test_hand_off_refuses_an_incomplete_upload(api: APIClient, data: bytes, tmp_path: Path) -> None:
+    send(api, data[:CHUNK], stop=CHUNK)
+    field = FileField(upload_to="documents/")
+    field.storage = FileSystemStorage(location=tmp_path)
+    with pytest.raises(NotHandedOff):
+        hand_off(ChunkedUpload.objects.get(), FieldFile(None, field, None))
+
+
+def _target_keys(target: FieldFile) -> list[str]:
+    """What ``setup.leftovers()`` lists of the target file: its S3 key if it is in the bucket."""
+    if isinstance(target.storage, S3Storage):
+        return [f"documents/{target.name}"]
+    return []
 
 
 # -- store selection ---------------------------------------------------------------------------

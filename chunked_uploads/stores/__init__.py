@@ -38,6 +38,8 @@ __all__ = [
     "completed_name",
     "get_store",
     "is_local_storage",
+    "is_s3_storage",
+    "s3_key",
     "store_class",
 ]
 
@@ -100,6 +102,24 @@ class ChunkStore(ABC):
         """Remove the bytes (complete or not); a missing object is not an error."""
         self.storage.delete(name)
 
+    def hand_off(self, name: str, target: Storage, target_name: str) -> str:
+        """Put the completed file ``name`` at ``target_name`` on ``target`` (another field's
+        storage); return the name used there. The source stays until the caller discards it.
+
+        Between two S3 storages (django-storages) the copy is done by S3 itself; otherwise the
+        bytes are streamed into ``target.save()``. Stores override this with cheaper moves.
+        """
+        if is_s3_storage(self.storage) and is_s3_storage(target):
+            from .s3 import copy_between_buckets
+
+            source: Any = self.storage
+            client = source.connection.meta.client
+            key = s3_key(source, name)
+            return copy_between_buckets(client, source.bucket_name, key, target, target_name)
+        with self.storage.open(name, "rb") as file:
+            saved: str = target.save(target_name, file)
+        return saved
+
 
 def completed_name(name: str) -> str:
     """The name an upload's file takes when it completes (``COMPLETE_EXT`` replaces the extension)."""
@@ -110,6 +130,17 @@ def completed_name(name: str) -> str:
 
 def is_local_storage(storage: Storage) -> bool:
     return isinstance(storage, FileSystemStorage)
+
+
+def is_s3_storage(storage: Storage) -> bool:
+    """A django-storages ``S3Storage`` (or one like it): a bucket and a boto3 connection."""
+    return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+
+
+def s3_key(storage: Storage, name: str) -> str:
+    """The object key of ``name`` on an ``S3Storage`` (its ``location`` is the key prefix)."""
+    location = str(getattr(storage, "location", "") or "").strip("/")
+    return posixpath.join(location, name) if location else name
 
 
 def store_class(storage: Storage) -> tuple[type[ChunkStore], Mapping[str, Any]]:

@@ -8,14 +8,25 @@ between requests: the state is always ``None``.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import posixpath
 from typing import IO, cast
 
 from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage
 
-from . import ChunkStore, ChunkWriter, StoreBusy, StoredBytesMissing, StoreState
+from . import (
+    ChunkStore,
+    ChunkWriter,
+    StoreBusy,
+    StoredBytesMissing,
+    StoreState,
+    is_local_storage,
+)
+
+_LINK_ATTEMPTS = 10
 
 
 class _LocalWriter:
@@ -77,6 +88,27 @@ class LocalFileStore(ChunkStore):
     def open_reader(self, name: str, state: StoreState = None) -> IO[bytes]:
         reader: IO[bytes] = self.storage.open(name, "rb")
         return reader
+
+    def hand_off(self, name: str, target: Storage, target_name: str) -> str:
+        """A hard link when ``target`` is a ``FileSystemStorage`` on the same file system (no byte
+        copied, and the source name stays until it is discarded), else a copy."""
+        if not is_local_storage(target):
+            return super().hand_off(name, target, target_name)
+        source = self.storage.path(name)
+        for _ in range(_LINK_ATTEMPTS):
+            new_name: str = target.get_available_name(target_name)
+            destination = target.path(new_name)
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            try:
+                os.link(source, destination)
+            except FileExistsError:
+                continue  # another request took the name between the check and the link
+            except OSError as error:
+                if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+                break  # another file system, or no hard links there: copy
+            return new_name
+        return super().hand_off(name, target, target_name)
 
     def finalize(self, name: str, final_name: str, state: StoreState = None) -> str:
         if final_name == name:

@@ -40,9 +40,18 @@ from functools import cache
 from typing import IO, Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.base import File
 from django.core.files.storage import Storage
 
-from . import ChunkStore, ChunkWriter, StoredBytesMissing, StoreState, completed_name
+from . import (
+    ChunkStore,
+    ChunkWriter,
+    StoredBytesMissing,
+    StoreState,
+    completed_name,
+    is_s3_storage,
+    s3_key,
+)
 
 try:
     import boto3  # type: ignore[import-untyped]
@@ -181,6 +190,18 @@ class S3MultipartStore(ChunkStore):
             self.client.delete_object(Bucket=self.bucket, Key=state["key"])
         return final_name
 
+    def hand_off(self, name: str, target: Storage, target_name: str) -> str:
+        """A server-side copy when ``target`` is an S3 storage, else a stream into it."""
+        key = self.key(name)
+        if is_s3_storage(target):
+            return copy_between_buckets(self.client, self.bucket, key, target, target_name)
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            saved: str = target.save(target_name, File(body, posixpath.basename(target_name)))
+        finally:
+            body.close()
+        return saved
+
     def discard(self, name: str, state: StoreState = None) -> None:
         state = self._state(name, state)
         if state["upload_id"] is not None:
@@ -289,6 +310,23 @@ class S3MultipartStore(ChunkStore):
             self.client.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
             )
+
+
+def copy_between_buckets(
+    client: Any, bucket: str, key: str, target: Storage, target_name: str
+) -> str:
+    """Copy ``bucket/key`` to ``target_name`` on the S3 storage ``target``, S3 copying the bytes
+    (``client.copy`` switches to a multipart copy above 5 GB); return the name used."""
+    name: str = target.get_available_name(target_name)
+    destination = s3_key(target, name)
+    extra = target.get_object_parameters(name) if hasattr(target, "get_object_parameters") else {}
+    client.copy(
+        {"Bucket": bucket, "Key": key},
+        target.bucket_name,  # type: ignore[attr-defined]
+        destination,
+        ExtraArgs=extra or None,
+    )
+    return name
 
 
 def _acknowledged_bytes(state: dict[str, Any]) -> int:
