@@ -168,6 +168,7 @@ def run_upload(args: argparse.Namespace, argv: Sequence[str]) -> int:
             chunk_size=args.chunk_size,
             auth=auth_from(args),
             checksum=args.checksum,
+            field_name=args.field_name,
             progress=progress,
             state_file=state_file,
             multipart=args.multipart,
@@ -237,8 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("file")
     upload.add_argument("--url", required=True, help="the uploads endpoint, e.g. .../api/uploads/")
     upload.add_argument("--chunk-size", type=parse_size, default=client.DEFAULT_CHUNK_SIZE)
-    upload.add_argument("--checksum", default="md5", help="the server's checksum algorithm")
+    upload.add_argument(
+        "--checksum",
+        help="the server's checksum algorithm (default: the one the server names, else md5)",
+    )
     upload.add_argument("--multipart", action="store_true", help="send multipart chunks")
+    upload.add_argument(
+        "--field-name",
+        default=client.DEFAULT_FIELD_NAME,
+        help="the multipart part's name, the view's field_name (default: file)",
+    )
     upload.add_argument("--state-file", help="where to remember the upload (default: a cache)")
     upload.add_argument("--limit-rate", type=parse_size, help="bytes per second, e.g. 2MiB")
     upload.add_argument("--retries", type=int, default=8, help="consecutive retries (8)")

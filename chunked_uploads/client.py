@@ -8,7 +8,9 @@ honoured. With a ``state_file`` it also survives the process: the upload's URL i
 file's identity (path, size, mtime), and the next call with the same file resumes that upload.
 
 The whole file's checksum is computed while the chunks are acknowledged (never by a second pass,
-except over the already-uploaded prefix when resuming in a new process). Needs ``httpx``
+except over the already-uploaded prefix when resuming in a new process), with the algorithm the
+server names in its first answer (``checksum_algorithm``; md5 for a server that names none). Needs
+``httpx``
 (``pip install chunked-uploads[client]``).
 """
 
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+DEFAULT_CHECKSUM = "md5"  # drf-chunked-upload's, for servers that do not name theirs
+DEFAULT_FIELD_NAME = "file"
 # Slices of a chunk handed to the socket: progress is reported after each one.
 SEND_BLOCK = 256 * 1024
 READ_BLOCK = 1024 * 1024
@@ -204,12 +208,13 @@ class ChunkedUploader:
         *,
         filename: str,
         chunk_size: int,
-        checksum: str,
+        checksum: str | None,
         multipart: bool,
         progress: Progress | None,
         state: StateFile | None,
         retries: int,
         backoff: float,
+        field_name: str = DEFAULT_FIELD_NAME,
     ) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be positive")
@@ -218,7 +223,10 @@ class ChunkedUploader:
         self.list_url = list_url
         self.filename = filename
         self.chunk_size = chunk_size
-        self.algorithm = checksum
+        # ``None``: use the algorithm the server names (until it does, md5 is assumed).
+        self.fixed_algorithm = checksum
+        self.algorithm = checksum or DEFAULT_CHECKSUM
+        self.field_name = field_name
         self.multipart = multipart
         self.progress = progress
         self.state = state
@@ -227,7 +235,7 @@ class ChunkedUploader:
         self.size = file.seek(0, os.SEEK_END)
         self.upload_url: str | None = None
         self.offset = 0
-        self._digest = hashlib.new(checksum)
+        self._digest = hashlib.new(self.algorithm)
         self._hashed = 0
 
     def run(self) -> Upload:
@@ -263,6 +271,7 @@ class ChunkedUploader:
             return None  # expired or aborted: a new upload replaces it in the state file
         if current.size != self.size:
             return None  # not this file
+        self._learn_algorithm(current.data)
         self.upload_url, self.offset = url, current.offset
         return current if current.status == "complete" else None
 
@@ -285,6 +294,7 @@ class ChunkedUploader:
             self._move_to(int(error.body["expected_offset"]), data=None, start=start)
             return
         record = Upload.from_response(body)
+        self._learn_algorithm(body)
         if self.upload_url is None:
             self.upload_url = record.url
             if self.state is not None:
@@ -300,6 +310,8 @@ class ChunkedUploader:
         except httpx.TransportError as error:
             raise Retry(f"{type(error).__name__}: {error}") from error
         except UploadError as error:
+            if error.code == "checksum_required" and self._learn_algorithm(error.body):
+                return self._complete()  # the server expects another algorithm: hash again
             if error.code != "upload_complete":
                 raise
             # Our earlier completion went through but its answer was lost.
@@ -308,11 +320,29 @@ class ChunkedUploader:
 
     def _single_shot(self) -> Upload:
         """An empty file has no byte range: send it whole, with its checksum, in one POST."""
-        files = {"file": (self.filename, b"", "application/octet-stream")}
-        data = {self.algorithm: self._digest.hexdigest()}
-        return Upload.from_response(
-            check_response(self.http.post(self.list_url, files=files, data=data))
-        )
+        files = {self.field_name: (self.filename, b"", "application/octet-stream")}
+        data = {self.algorithm: hashlib.new(self.algorithm).hexdigest()}
+        try:
+            response = check_response(self.http.post(self.list_url, files=files, data=data))
+        except UploadError as error:
+            # A refused single shot leaves nothing behind: send it again with the right checksum.
+            if error.code == "checksum_required" and self._learn_algorithm(error.body):
+                return self._single_shot()
+            raise
+        return Upload.from_response(response)
+
+    def _learn_algorithm(self, body: dict[str, Any]) -> bool:
+        """Adopt the checksum algorithm the server names (in an upload, or a ``checksum_required``
+        error), unless the caller chose one; return whether it changed (the digest then starts
+        over: the acknowledged prefix of the file is hashed again at completion)."""
+        named = body.get("checksum_algorithm")
+        if self.fixed_algorithm is not None or not isinstance(named, str):
+            return False
+        if named == self.algorithm or named not in hashlib.algorithms_available:
+            return False
+        self.algorithm = named
+        self._digest, self._hashed = hashlib.new(named), 0
+        return True
 
     def _refresh_offset(self) -> None:
         if self.upload_url is None:
@@ -366,7 +396,7 @@ class ChunkedUploader:
         boundary = uuid.uuid4().hex
         head = (
             f"--{boundary}\r\n"
-            f"Content-Disposition: form-data; name=\"file\"; filename*=utf-8''{quote(self.filename)}\r\n"
+            f"Content-Disposition: form-data; name=\"{self.field_name}\"; filename*=utf-8''{quote(self.filename)}\r\n"
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
         tail = (
@@ -410,7 +440,8 @@ def upload(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     auth: httpx.Auth | tuple[str, str] | None = None,
-    checksum: str = "md5",
+    checksum: str | None = None,
+    field_name: str = DEFAULT_FIELD_NAME,
     progress: Progress | None = None,
     state_file: str | os.PathLike[str] | None = None,
     filename: str | None = None,
@@ -422,13 +453,17 @@ def upload(
 ) -> Upload:
     """Upload ``source`` (a path or a seekable binary file) to the list URL ``url``.
 
-    ``checksum`` must name the server's ``DRF_CHUNKED_UPLOAD_CHECKSUM``. Chunks are sent as raw
-    ``application/octet-stream`` bodies, or as ``multipart/form-data`` with ``multipart=True``.
+    ``checksum`` is the server's ``DRF_CHUNKED_UPLOAD_CHECKSUM``; by default the client uses the
+    algorithm the server names in its first answer (md5 if it names none). Chunks are sent as raw
+    ``application/octet-stream`` bodies, or as ``multipart/form-data`` with ``multipart=True``;
+    ``field_name`` names the multipart part (the view's ``field_name``), also of the single
+    ``POST`` that sends an empty file.
     ``retries`` counts consecutive failures; waits start at ``backoff`` seconds and double.
     """
     options: dict[str, Any] = {
         "chunk_size": chunk_size,
         "checksum": checksum,
+        "field_name": field_name,
         "multipart": multipart,
         "progress": progress,
         "retries": retries,

@@ -117,7 +117,9 @@ class ChecksumRequired(ChunkedUploadError):
     default_code = "checksum_required"
 
     def __init__(self, algorithm: str) -> None:
-        super().__init__(f"Checksum of type '{algorithm}' is required")
+        super().__init__(
+            f"Checksum of type '{algorithm}' is required", checksum_algorithm=algorithm
+        )
 
 
 class UploadIncomplete(ChunkedUploadError):

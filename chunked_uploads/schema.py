@@ -82,6 +82,13 @@ class ChunkField(serializers.FileField):
     ``COMPONENT_SPLIT_REQUEST`` is on)."""
 
 
+@extend_schema_field({"type": "string", "example": ""})
+class FileNameField(serializers.CharField):
+    """The optional ``filename`` form field, with an empty example: Swagger UI's "Try it out"
+    fills a form field with its example (``"string"`` without one), which would name every
+    upload made there ``string`` instead of the chosen file's name."""
+
+
 class UploadErrorSerializer(serializers.Serializer[Any]):
     """Every error body: ``detail`` and ``code``, plus the extra keys some errors carry."""
 
@@ -110,6 +117,10 @@ class UploadErrorSerializer(serializers.Serializer[Any]):
     )
     size = serializers.IntegerField(
         required=False, help_text="`upload_incomplete`: the file's declared total size."
+    )
+    checksum_algorithm = serializers.CharField(
+        required=False,
+        help_text="`checksum_required`: the algorithm, and name of the field, the server expects.",
     )
 
     class Meta:
@@ -146,8 +157,10 @@ def request_serializers(field_name: str, checksum: str | None) -> dict[str, Any]
     checksum_help = f"Hex {checksum} digest of the whole file (case-insensitive)."
     chunk_fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {
         field_name: ChunkField(help_text="The chunk's bytes."),
-        "filename": serializers.CharField(
-            required=False, help_text="The file's name (default: the part's file name)."
+        "filename": FileNameField(
+            required=False,
+            allow_blank=True,  # blank: the part's file name is used
+            help_text="The file's name, such as `video.mp4` (default: the part's file name).",
         ),
     }
     whole_fields = {**chunk_fields, field_name: ChunkField(help_text="The whole file.")}

@@ -17,11 +17,16 @@ from .models import ChunkedUpload
 
 
 class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
-    """``{id, url, offset, expires, filename, size, status, created_at, completed_at}``."""
+    """``{id, url, filename, offset, size, status, created_at, completed_at, expires,
+    checksum_algorithm}``."""
 
     url = serializers.SerializerMethodField(help_text="Absolute URL of this upload.")
     expires = serializers.DateTimeField(
         source="expires_at", read_only=True, help_text="When an incomplete upload expires."
+    )
+    checksum_algorithm = serializers.SerializerMethodField(
+        help_text="The hashlib name of the checksum completion expects, which is also the name of"
+        " its field (`md5` by default); `null` when the server checks none."
     )
 
     class Meta:
@@ -36,6 +41,7 @@ class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
             "created_at",
             "completed_at",
             "expires",
+            "checksum_algorithm",
         )
         read_only_fields = fields
 
@@ -61,6 +67,11 @@ class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
             or conf.named_url
         )
         return reverse(name, kwargs={"pk": obj.pk}, request=request)
+
+    def get_checksum_algorithm(self, obj: Any) -> str | None:
+        # The answering view's: a view with ``do_checksum_check = False`` expects none.
+        view = self.context.get("view")
+        return conf.checksum if getattr(view, "do_checksum_check", True) else None
 
 
 def _detail_route(view: Any, request: Any) -> str | None:

@@ -409,3 +409,46 @@ def test_failed_completion_hook_is_retried_and_then_reported(
         assert cli.main(argv) == 1
     finally:
         signals.upload_completed.disconnect(dispatch_uid="flaky-hook")
+
+
+@pytest.mark.urls("tests.urls_hooks")
+def test_field_name_for_multipart_chunks_and_the_single_shot(
+    token: Any, live_server: Any, data_file: Path, tmp_path: Path
+) -> None:
+    """A view with another ``field_name`` (``the_file``): chunks and an empty file's single shot."""
+    url = f"{live_server.url}/hooks/field/"
+    options: dict[str, Any] = {"auth": token, "field_name": "the_file", "multipart": True}
+    result = client.upload(data_file, url, chunk_size=CHUNK, **options)
+    assert stored_bytes(result.id) == data_file.read_bytes()
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    for multipart in (True, False):  # the single shot is multipart even in raw mode
+        options["multipart"] = multipart
+        assert client.upload(empty, url, **options).status == "complete"
+    with pytest.raises(client.UploadError) as error:
+        client.upload(empty, url, auth=token)
+    assert error.value.code == "no_chunk"
+
+
+def test_the_servers_checksum_algorithm_is_used(
+    token: Any, list_url: str, data_file: Path, tmp_path: Path, settings: Any
+) -> None:
+    """The client learns the algorithm from the first answer, not from a refused completion."""
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "sha256"
+    completions: list[int] = []
+
+    def count(response: httpx.Response) -> None:
+        if response.request.method == "POST":
+            completions.append(response.status_code)
+
+    with httpx.Client(auth=token, event_hooks={"response": [count]}) as http:
+        result = client.upload(data_file, list_url, chunk_size=CHUNK, http=http)
+        content = data_file.read_bytes()
+        assert (
+            ChunkedUpload.objects.get(pk=result.id).checksum == hashlib.sha256(content).hexdigest()
+        )
+        assert completions == [200]
+        empty = tmp_path / "empty.bin"
+        empty.write_bytes(b"")
+        assert client.upload(empty, list_url, http=http).status == "complete"
+    assert completions == [200, 400, 200]  # the empty file's first try names md5: nothing kept

@@ -47,6 +47,7 @@ def test_upload_body_has_the_protocol_fields_only(upload: ChunkedUpload) -> None
         "created_at": "2026-03-04T12:00:00Z",
         "completed_at": None,
         "expires": "2026-03-05T12:00:00Z",
+        "checksum_algorithm": "md5",
     }
 
 

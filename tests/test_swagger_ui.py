@@ -58,6 +58,7 @@ def test_swagger_ui_try_it_out_uploads_a_chunk(live_server: Any, token: str) -> 
     assert '"offset": 1000' in body and '"size": 2000' in body
     upload = ChunkedUpload.objects.get()
     assert (upload.offset, upload.size, upload.user.username) == (1000, 2000, "swagger")
+    assert upload.filename == "chunk.bin"  # not the schema's example ("string" before)
     assert stored_bytes(upload) == chunk
 
 

@@ -47,6 +47,7 @@ BODY_KEYS = {
     "status",
     "created_at",
     "completed_at",
+    "checksum_algorithm",
 }
 hooks_urls = pytest.mark.urls("tests.urls_hooks")
 
@@ -1225,3 +1226,18 @@ def test_a_row_locked_past_the_lock_timeout_is_busy_not_a_500(
     again = put_chunk(api, url, payload[1000:2000], 1000, 3000)
     assert again.status_code == 200, again.content
     assert ChunkedUpload.objects.get(pk=pk).offset == 2000
+
+
+@hooks_urls
+def test_first_response_names_the_checksum_completion_expects(
+    api: APIClient, payload: bytes, settings: Any
+) -> None:
+    """A client learns the algorithm before it has sent the file, not at completion."""
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "sha256"
+    response = put_chunk(api, LIST_URL, payload[:CHUNK], 0, TOTAL)
+    assert response.json()["checksum_algorithm"] == "sha256"
+    response = put_chunk(api, "/hooks/no-checksum/", payload[:CHUNK], 0, TOTAL)
+    assert response.json()["checksum_algorithm"] is None
+    upload_id = start(api, payload[:CHUNK])
+    refused = api.post(detail(upload_id), {})
+    assert assert_error(refused, 400, "checksum_required")["checksum_algorithm"] == "sha256"
