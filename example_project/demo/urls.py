@@ -33,7 +33,7 @@ if settings.HAS_SPECTACULAR:
         path(
             "api/redoc/",
             SpectacularRedocView.as_view(
-                url_name="schema", template_name="demo/redoc_offline.html"
+                url_name="schema", template_name="chunked_uploads/redoc_offline.html"
             ),
             name="redoc",
         ),
