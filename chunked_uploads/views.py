@@ -1,6 +1,7 @@
 """``ChunkedUploadViewSet``: the protocol's HTTP surface, thin actions over ``uploads.py``.
 
-Mounted by ``ChunkedUploadRouter``: ``PUT`` on the list route is ``create`` (first chunk), ``PUT`` on
+Mounted by ``ChunkedUploadRouter``, or by any DRF router (``as_view()`` maps the protocol's methods
+onto the route it is given): ``PUT`` on the list route is ``create`` (first chunk), ``PUT`` on
 the detail route is ``partial_update`` (append), ``POST`` on the detail route is ``complete`` and
 ``POST`` on the list route is ``create_complete`` (a whole file at once). ``list``, ``retrieve``
 (``GET``/``HEAD``) and ``destroy`` (abort) are the ``ModelViewSet`` ones. drf-chunked-upload's hooks

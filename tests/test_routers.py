@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, resolve, reverse
-from rest_framework.test import APIClient
+from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.routers import ChunkedUploadRouter
@@ -133,8 +134,6 @@ def test_default_router_serves_the_protocol(api: APIClient, payload: bytes) -> N
 
 @pytest.mark.urls("tests.urls_default_router")
 def test_default_router_single_shot_and_api_root(api: APIClient, payload: bytes) -> None:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     data = payload[:1000]
     body = {"file": SimpleUploadedFile("small.bin", data), "md5": md5(data)}
     response = api.post(LIST_URL, body, format="multipart")
@@ -148,8 +147,6 @@ def test_update_outside_a_router_is_refused(api: APIClient, user: Any, payload: 
     # A hand-written ``as_view({"put": "update"})``: refused loudly, never a 200 storing nothing.
     created = put_chunk(api, LIST_URL, payload[:10], 0, 20)
     view = ChunkedUploadViewSet.as_view({"put": "update"})
-    from rest_framework.test import APIRequestFactory, force_authenticate
-
     request = APIRequestFactory().put("/", b"x", content_type="application/octet-stream")
     force_authenticate(request, user)
     response = view(request, pk=created.json()["id"])

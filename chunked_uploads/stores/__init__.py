@@ -2,7 +2,8 @@
 
 The upload core (``uploads.py``) only calls this interface: reserve a name, open a writer that
 continues from the acknowledged offset (dropping bytes of a request that died before its offset
-was recorded), read the bytes back, finalize into the completed file and discard. A store that
+was recorded), read the bytes back, finalize into the completed file, hand the completed file off
+to another field's storage (``handoff.py``) and discard. A store that
 needs to remember something between requests (the S3 multipart store's ``UploadId`` and part
 ETags, the generic store's list of part objects) returns it from ``ChunkWriter.finish()`` as a
 small JSON value; the core records it in the upload's ``store_state`` column in the same
