@@ -152,3 +152,29 @@ def test_update_outside_a_router_is_refused(api: APIClient, user: Any, payload: 
     response = view(request, pk=created.json()["id"])
     assert response.status_code == 405
     assert ChunkedUpload.objects.get().offset == 10
+
+
+def test_default_router_schema_describes_the_protocol() -> None:
+    pytest.importorskip("drf_spectacular")
+    from drf_spectacular.generators import SchemaGenerator
+
+    from tests import urls_default_router
+
+    schema = SchemaGenerator(urlconf=urls_default_router).get_schema(request=None, public=True)
+    operations = {
+        path: {method: operation["operationId"] for method, operation in methods.items()}
+        for path, methods in schema["paths"].items()
+    }
+    assert operations == {
+        "/api/uploads/": {
+            "get": "uploads_list",
+            "put": "uploads_create",
+            "post": "uploads_create_complete",
+        },
+        "/api/uploads/{id}/": {
+            "get": "uploads_retrieve",
+            "put": "uploads_append",
+            "post": "uploads_complete",
+            "delete": "uploads_destroy",
+        },
+    }
