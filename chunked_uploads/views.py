@@ -20,6 +20,7 @@ from django.core.exceptions import (
     TooManyFieldsSent,
     TooManyFilesSent,
 )
+from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.utils.cache import add_never_cache_headers
 from rest_framework import status, viewsets
@@ -173,7 +174,13 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         detail = initkwargs.get("detail")
         if actions and detail is not None and set(actions.values()) <= MODEL_VIEWSET_ACTIONS:
             actions = dict[str, Any](DETAIL_ACTIONS if detail else LIST_ACTIONS)
-        return super().as_view(actions, **initkwargs)
+        view = super().as_view(actions, **initkwargs)
+        # The core commits what it acknowledges (a chunk's offset, a lease, the completed file)
+        # and runs the completion hooks in a transaction of its own: a request-wide transaction
+        # (ATOMIC_REQUESTS) would roll back the record of bytes already moved in the store.
+        for alias in connections:
+            view = transaction.non_atomic_requests(using=alias)(view)
+        return view
 
     # -- hooks -------------------------------------------------------------------------------
 

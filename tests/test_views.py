@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z before 3.11
 from rest_framework.test import APIClient
 
+from chunked_uploads import signals
 from chunked_uploads.hashing import is_resumable
 from chunked_uploads.models import ChunkedUpload
 from tests import urls_hooks
@@ -1241,3 +1242,29 @@ def test_first_response_names_the_checksum_completion_expects(
     upload_id = start(api, payload[:CHUNK])
     refused = api.post(detail(upload_id), {})
     assert assert_error(refused, 400, "checksum_required")["checksum_algorithm"] == "sha256"
+
+
+def test_a_failed_hook_under_atomic_requests_can_be_completed_again(
+    api: APIClient, payload: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ATOMIC_REQUESTS would wrap the completion in one transaction with the request: a failing
+    hook rolled back the record of the renamed file, and every retry answered 500."""
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    url = upload_in_chunks(api, payload).json()["url"]
+    calls: list[str] = []
+
+    def fail_once(sender: Any, upload: ChunkedUpload, **kwargs: Any) -> None:
+        calls.append(upload.status)
+        if len(calls) == 1:
+            raise RuntimeError("the hook failed")
+
+    signals.upload_completed.connect(fail_once, dispatch_uid="fail-once")
+    api.raise_request_exception = False
+    try:
+        assert api.post(url, {"md5": md5(payload)}, format="json").status_code == 500
+        response = api.post(url, {"md5": md5(payload)}, format="json")
+    finally:
+        signals.upload_completed.disconnect(dispatch_uid="fail-once")
+    assert response.status_code == 200, response.content
+    assert len(calls) == 2
+    assert stored_bytes(ChunkedUpload.objects.get()) == payload
