@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from . import exceptions, signals
+from . import exceptions, handoff, signals
 from .conf import conf
 from .hashing import is_resumable, new_digest
 from .models import AbstractChunkedUpload, UploadStatus
@@ -359,7 +359,9 @@ def complete(
     except BaseException:
         _release(upload, token)
         _forget_completion(upload)
+        handoff.discard_hand_offs(upload)  # the hooks' copies, of a rolled-back completion
         raise
+    handoff.forget_hand_offs(upload)  # committed: they belong to the targets now
     return upload
 
 

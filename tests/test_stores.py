@@ -280,6 +280,7 @@ def test_a_hook_failing_after_the_hand_off_keeps_the_upload_whole(
     upload = ChunkedUpload.objects.get()
     assert upload.status == "uploading" and upload.file
     assert final_bytes(upload) == data  # the upload still names its bytes
+    assert target.name and not target.storage.exists(target.name)  # the failed copy is gone
     signals.upload_completed.connect(
         hand_off_on_completion(target), weak=False, dispatch_uid="hand-off"
     )
