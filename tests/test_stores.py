@@ -221,6 +221,40 @@ def target(setup: Setup, request: Any, tmp_path: Path) -> FieldFile:
     return FieldFile(None, field, None)
 
 
+@pytest.fixture
+def other_target(setup: Setup, request: Any, tmp_path: Path) -> FieldFile:
+    """A ``FileField`` on the other kind of storage: S3 for the local set-ups, a folder for S3."""
+    field = FileField(upload_to="elsewhere/")
+    field.set_attributes_from_name("file")
+    if setup.s3:
+        field.storage = FileSystemStorage(location=tmp_path / "app-files")
+    else:
+        bucket: Bucket = request.getfixturevalue("s3_bucket")
+        field.storage = S3Storage(**bucket.storage_options(location="documents"))
+    return FieldFile(None, field, None)
+
+
+def test_hand_off_between_kinds_of_storage_streams_the_bytes(
+    setup: Setup,
+    other_target: FieldFile,
+    api: APIClient,
+    data: bytes,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    url = send(api, data)
+    receiver = hand_off_on_completion(other_target)
+    signals.upload_completed.connect(receiver, weak=False, dispatch_uid="hand-off")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            complete(api, url, data)
+    finally:
+        signals.upload_completed.disconnect(dispatch_uid="hand-off")
+    assert other_target.name == "elsewhere/payload.bin"
+    with other_target.storage.open(other_target.name, "rb") as handle:
+        assert handle.read() == data
+    assert setup.leftovers() == []  # the target is on another storage than the set-up's
+
+
 def hand_off_on_completion(target: FieldFile, fail: bool = False) -> Callable[..., None]:
     def receiver(sender: Any, upload: ChunkedUpload, **kwargs: Any) -> None:
         hand_off(upload, target)
