@@ -10,6 +10,7 @@ what was sent, and nothing else may be left behind.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -379,3 +380,28 @@ def test_generic_store_on_in_memory_storage(api: APIClient, data: bytes) -> None
     directory = upload.file.name.rsplit("/", 1)[0]
     assert storage.listdir(directory)[1] == [f"{upload.pk}.done"]
     assert storage.listdir(f"{directory}/{upload.pk}.part.chunks")[1] == []
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat("/tmp").st_dev,
+    reason="needs /dev/shm on another file system than /tmp",
+)
+def test_local_hand_off_to_another_file_system_copies(
+    api: APIClient, data: bytes, django_capture_on_commit_callbacks: Any
+) -> None:
+    """No hard link across file systems (EXDEV): the bytes are copied, and still checked."""
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as folder:
+        field = FileField(upload_to="documents/")
+        field.set_attributes_from_name("file")
+        field.storage = FileSystemStorage(location=folder)
+        target = FieldFile(None, field, None)
+        url = send(api, data[: 2 * CHUNK], stop=2 * CHUNK)
+        receiver = hand_off_on_completion(target)
+        signals.upload_completed.connect(receiver, weak=False, dispatch_uid="hand-off")
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                complete(api, url, data[: 2 * CHUNK])
+        finally:
+            signals.upload_completed.disconnect(dispatch_uid="hand-off")
+        with target.storage.open(target.name, "rb") as handle:
+            assert handle.read() == data[: 2 * CHUNK]
