@@ -34,6 +34,9 @@ INSTALLED_APPS = [
 HAS_SPECTACULAR = importlib.util.find_spec("drf_spectacular") is not None
 if HAS_SPECTACULAR:
     INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+# Prometheus metrics at /metrics/ when prometheus_client (the metrics extra) is installed.
+HAS_PROMETHEUS = importlib.util.find_spec("prometheus_client") is not None
+DRF_CHUNKED_UPLOAD_METRICS = HAS_PROMETHEUS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -103,5 +106,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR"},
+        # Upload events and refused requests (docs/metrics-and-logs.md); INFO shows every chunk.
+        "chunked_uploads": {
+            "handlers": ["console"],
+            "level": os.environ.get("CHUNKED_UPLOADS_LOG_LEVEL", "WARNING"),
+        },
+    },
 }
