@@ -40,6 +40,8 @@ def upload_fields(upload: AbstractChunkedUpload, event: str) -> dict[str, Any]:
 
 
 def _log(logger: logging.Logger, upload: AbstractChunkedUpload, event: str, text: str) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return  # the common case in production: skip building the fields
     fields = upload_fields(upload, event)
     logger.info(
         "Upload %s %s (user %s, %s protocol, %s of %s bytes)",
@@ -56,6 +58,8 @@ def log_started(sender: Any, upload: AbstractChunkedUpload, **kwargs: Any) -> No
 def log_chunk(
     sender: Any, upload: AbstractChunkedUpload, start: int, end: int, **kwargs: Any
 ) -> None:
+    if not UPLOADS.isEnabledFor(logging.INFO):
+        return
     fields = {**upload_fields(upload, "chunk_received"), "start": start, "end": end}
     UPLOADS.info(
         "Upload %s: bytes %s-%s acknowledged (user %s, %s protocol, %s of %s bytes)",
@@ -95,7 +99,9 @@ def log_refused(
     **kwargs: Any,
 ) -> None:
     """``request_handled`` receiver: a line for each request answered with an error."""
-    if status < 400:
+    level = logging.ERROR if status >= 500 else logging.WARNING
+    logger = edge_logger(sender)
+    if status < 400 or not logger.isEnabledFor(level):
         return
     fields = {
         "event": "request_refused",
@@ -109,8 +115,8 @@ def log_refused(
         "code": code,
         "duration": round(duration, 6),
     }
-    edge_logger(sender).log(
-        logging.ERROR if status >= 500 else logging.WARNING,
+    logger.log(
+        level,
         "%s %s refused: %s %s (upload %s, user %s, %s protocol)",
         fields["method"], fields["path"], status, code, upload_id, user_id, protocol,
         extra=fields,

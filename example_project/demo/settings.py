@@ -106,12 +106,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {
-        "django.request": {"handlers": ["console"], "level": "ERROR"},
-        # Upload events and refused requests (docs/metrics-and-logs.md); INFO shows every chunk.
-        "chunked_uploads": {
-            "handlers": ["console"],
-            "level": os.environ.get("CHUNKED_UPLOADS_LOG_LEVEL", "WARNING"),
-        },
-    },
+    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
 }
+# Upload events and refused requests (docs/metrics-and-logs.md): CHUNKED_UPLOADS_LOG_LEVEL=INFO
+# shows every event. Unset, Python prints the app's warnings (refused requests) to stderr itself.
+if os.environ.get("CHUNKED_UPLOADS_LOG_LEVEL"):
+    LOGGING["loggers"]["chunked_uploads"] = {  # type: ignore[index]
+        "handlers": ["console"],
+        "level": os.environ["CHUNKED_UPLOADS_LOG_LEVEL"],
+    }
