@@ -39,9 +39,15 @@ _view: ContextVar[ObservedView | None] = ContextVar("chunked_uploads_view", defa
 
 @dataclass
 class Observation:
-    """The request being answered; the edge sets ``response`` once it has one."""
+    """The request being answered; the edge sets ``response`` once it has one.
+
+    ``code`` names the error of a refused request; left ``None``, it is read from the ``code`` key
+    of the response's data (the native protocol's error body). An edge whose error bodies carry no
+    such key (tus answers with bare statuses) sets it from the domain error it mapped.
+    """
 
     response: HttpResponseBase | None = None
+    code: str | None = None
 
 
 def current_protocol() -> str:
@@ -68,15 +74,17 @@ def observe(view: ObservedView) -> Iterator[Observation]:
     try:
         yield observation
     except BaseException:
-        _report(view, None, started)
+        _report(view, None, None, started)
         raise
     else:
-        _report(view, observation.response, started)
+        _report(view, observation.response, observation.code, started)
     finally:
         _view.reset(token)
 
 
-def _report(view: ObservedView, response: HttpResponseBase | None, started: float) -> None:
+def _report(
+    view: ObservedView, response: HttpResponseBase | None, code: str | None, started: float
+) -> None:
     status = response.status_code if response is not None else 500
     request = getattr(view, "request", None)
     signals.request_handled.send(
@@ -85,7 +93,7 @@ def _report(view: ObservedView, response: HttpResponseBase | None, started: floa
         protocol=view.protocol,
         action=getattr(view, "action", None),
         status=status,
-        code=_error_code(response) if status >= 400 else None,
+        code=(code or _error_code(response)) if status >= 400 else None,
         upload_id=_upload_id(view, response),
         user_id=user_id_of(request),
         duration=time.perf_counter() - started,

@@ -137,3 +137,26 @@ def _file(data: bytes) -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("whole.bin", data)
+
+
+def test_an_edge_may_name_the_error_code(api: APIClient, handled: Handled) -> None:
+    """An edge whose error bodies have no ``code`` key (tus) names the code itself."""
+
+    class BareEdge(ChunkedUploadViewSet):
+        protocol = "bare"
+
+        def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            with telemetry.observe(self) as observation:
+                response = super(ChunkedUploadViewSet, self).dispatch(request, *args, **kwargs)
+                response.data = None  # a bare status, as tus answers
+                observation.response, observation.code = response, "upload_missing"
+            return response
+
+    upload_id = put_chunk(api, LIST_URL, b"abc", 0, 6).json()["id"]
+    view = BareEdge.as_view({"get": "retrieve"})
+    request = api.get(f"{LIST_URL}{upload_id}/").wsgi_request
+    handled.calls.clear()
+    response = view(request, pk="00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 404
+    call = handled.only()
+    assert (call["protocol"], call["status"], call["code"]) == ("bare", 404, "upload_missing")
