@@ -94,6 +94,16 @@ def test_expiry_is_logged_by_the_command(
     ]
 
 
+def test_expiry_keeping_the_record_deletes_nothing(
+    api: APIClient, logs: pytest.LogCaptureFixture
+) -> None:
+    put_chunk(api, LIST_URL, b"abc", 0, 6)
+    logs.clear()
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        call_command("delete_expired_uploads", "--keep-record", stdout=StringIO())
+    assert [event for _, event, _ in lines(logs)] == ["upload_expired"]
+
+
 def test_a_refused_request(api: APIClient, user: Any, logs: pytest.LogCaptureFixture) -> None:
     upload_id = put_chunk(api, LIST_URL, b"abc", 0, 6).json()["id"]
     logs.clear()
