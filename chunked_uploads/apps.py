@@ -1,5 +1,6 @@
-"""App configuration: registers the system checks, the file clean-up on delete and, when
-drf-spectacular is installed, the OpenAPI description of the upload views (``schema.py``)."""
+"""App configuration: registers the system checks, the file clean-up on delete, the log lines
+(``logs.py``) and, when their packages are installed, the OpenAPI description of the upload views
+(``schema.py``, drf-spectacular) and the Prometheus metrics (``metrics.py``, prometheus_client)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,15 @@ class ChunkedUploadsConfig(AppConfig):
 
         if importlib.util.find_spec("drf_spectacular") is not None:
             from . import schema  # noqa: F401  (registers the OpenAPI extension)
+        if importlib.util.find_spec("prometheus_client") is not None:
+            from . import metrics
+
+            metrics.connect()
+        from . import logs
         from .models import AbstractChunkedUpload
         from .uploads import discard_file_on_delete
+
+        logs.connect()
 
         # Per concrete model, not for every sender: a global receiver would turn off
         # Django's fast deletes for every model of the project.
@@ -29,4 +37,7 @@ class ChunkedUploadsConfig(AppConfig):
             if issubclass(model, AbstractChunkedUpload):
                 post_delete.connect(
                     discard_file_on_delete, sender=model, dispatch_uid=f"chunked_uploads:{model}"
+                )
+                post_delete.connect(
+                    logs.log_deleted, sender=model, dispatch_uid=f"chunked_uploads.logs:{model}"
                 )

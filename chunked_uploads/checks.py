@@ -7,6 +7,7 @@ at start-up, not as a 500 in the middle of someone's upload.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -202,6 +203,23 @@ def check_lease(
                 8,
                 f"{PREFIX}LEASE_SECONDS is {value!r}.",
                 "Use a positive number of seconds, longer than a slow client takes to send 1 MiB.",
+            )
+        ]
+    return []
+
+
+@checks.register
+def check_metrics(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``METRICS`` is on but ``prometheus_client`` is not installed (E011)."""
+    if conf.metrics and importlib.util.find_spec("prometheus_client") is None:
+        return [
+            _error(
+                11,
+                f"{PREFIX}METRICS is on, but prometheus_client is not installed.",
+                "Install the metrics extra (pip install 'chunked-uploads[metrics]') or set "
+                f"{PREFIX}METRICS = False.",
             )
         ]
     return []

@@ -116,6 +116,11 @@ class Settings:
         value: float = _get("LEASE_SECONDS", 60.0)
         return value
 
+    @property
+    def metrics(self) -> bool:
+        """Record Prometheus metrics (needs ``prometheus_client``, the ``metrics`` extra)."""
+        return bool(_get("METRICS", False))
+
 
 _storage_cache: dict[Any, Storage] = {}
 

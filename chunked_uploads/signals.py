@@ -5,6 +5,11 @@
 - ``upload_completed(upload)``: the checksum matched and the file was finalized.
 - ``upload_aborted(upload)``: a client aborted the upload (``DELETE``); its bytes are being removed.
 - ``upload_expired(upload)``: ``delete_expired_uploads`` is removing an expired upload.
+
+One more is sent by each protocol edge (``telemetry.py``), with ``sender`` = the view class:
+
+- ``request_handled(request, protocol, action, status, code, upload_id, user_id, duration)``: a
+  request to an upload view was answered (refused ones too: ``status`` >= 400, ``code`` set).
 """
 
 from django.dispatch import Signal
@@ -14,3 +19,4 @@ chunk_received = Signal()
 upload_completed = Signal()
 upload_aborted = Signal()
 upload_expired = Signal()
+request_handled = Signal()

@@ -29,7 +29,7 @@ from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPart
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from . import exceptions, uploads
+from . import exceptions, telemetry, uploads
 from .conf import conf
 from .digests import parse_body_digests
 from .models import AbstractChunkedUpload, ChunkedUpload
@@ -160,6 +160,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         FormParser,
     )
     http_method_names = ["get", "put", "post", "delete", "head", "options"]
+    protocol = "native"  # the label of this edge's metrics and log lines (see telemetry.py)
 
     @classmethod
     def as_view(cls, actions: dict[str, Any] | None = None, **initkwargs: Any) -> Any:
@@ -346,6 +347,11 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             if isinstance(detail, ErrorDetail):
                 data["code"] = detail.code
         return response
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        with telemetry.observe(self) as observation:
+            observation.response = super().dispatch(request, *args, **kwargs)
+        return observation.response
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

@@ -12,8 +12,9 @@ processes, which tests may ``kill_worker()`` (SIGKILL; gunicorn's master forks a
         httpx.get(server.url + "/api/uploads/", headers=server.headers)
 
 ``settings`` are extra Django settings, written into a settings module that star-imports the example
-project's. The listening socket is bound here (port 0) and handed to gunicorn as ``fd://N``, so two
-servers never race for a port.
+project's; ``environment`` adds variables to the server's environment (and to ``server.manage()``,
+which runs a ``manage.py`` command against the server's database). The listening socket is bound
+here (port 0) and handed to gunicorn as ``fd://N``, so two servers never race for a port.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class LiveServer:
     workers: int
     process: subprocess.Popen[bytes]
     port: int
+    environment: dict[str, str] = field(default_factory=dict)
     killed: list[int] = field(default_factory=list)
 
     @property
@@ -90,6 +92,10 @@ class LiveServer:
         os.kill(pid, signal.SIGKILL)
         self.wait_for_workers()
 
+    def manage(self, *args: str) -> str:
+        """Run ``manage.py`` with the server's settings, database and environment; its stdout."""
+        return _manage(self.environment, *args)
+
     def stored_files(self, upload_id: str) -> list[Path]:
         """The files an upload's bytes live in under the media root (``.part`` or ``.done``)."""
         return sorted(self.media_root.rglob(f"{upload_id}.*"))
@@ -101,19 +107,23 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    workers: int = 2, settings: Mapping[str, Any] | None = None, worker_class: str = "sync"
+    workers: int = 2,
+    settings: Mapping[str, Any] | None = None,
+    worker_class: str = "sync",
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """Start the example project under gunicorn; stop it and remove its database on exit."""
     with tempfile.TemporaryDirectory(prefix="chunked-uploads-server-") as tmp:
         folder = Path(tmp)
         with server_database(os.environ.get("DATABASE_URL", ""), folder) as database_url:
-            env = _environment(folder, database_url, settings or {})
+            env = {**_environment(folder, database_url, settings or {}), **(environment or {})}
             _manage(env, "migrate", "--noinput")
             token = _manage(env, "create_demo_user", "--quiet").strip().splitlines()[-1]
             with _listening_socket() as listener:
                 server = _start(
                     env, listener, workers, token, folder / "media", database_url, worker_class
                 )
+                server.environment = env
                 try:
                     _wait_until_serving(server)
                     yield server

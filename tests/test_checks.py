@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
@@ -106,6 +107,7 @@ def test_good_value_passes(check: Check, setting: str, value: Any) -> None:
         checks.check_storage,
         checks.check_store,
         checks.check_lease,
+        checks.check_metrics,
     ],
 )
 def test_defaults_pass(check: Check) -> None:
@@ -155,3 +157,19 @@ def test_manage_check_warns_when_not_resumable(db: None) -> None:
 def test_manage_check_deploy_shows_the_digest_mode(db: None) -> None:
     assert "chunked_uploads.I001" in run_check("--deploy")
     assert "chunked_uploads.I001" not in run_check()
+
+
+def test_metrics_on_without_prometheus_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A None in sys.modules is how Python marks a module as absent: find_spec() returns None.
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    with override_settings(DRF_CHUNKED_UPLOAD_METRICS=True):
+        messages = checks.check_metrics()
+    assert [message.id for message in messages] == ["chunked_uploads.E011"]
+    assert "chunked-uploads[metrics]" in (messages[0].hint or "")
+    with override_settings(DRF_CHUNKED_UPLOAD_METRICS=False):
+        assert ids(checks.check_metrics) == []
+
+
+def test_metrics_on_with_prometheus_client() -> None:
+    with override_settings(DRF_CHUNKED_UPLOAD_METRICS=True):
+        assert ids(checks.check_metrics) == []

@@ -85,7 +85,14 @@ def test_a_new_settings_object_sees_the_same_values() -> None:
 
 def test_every_property_is_covered() -> None:
     properties = {name for name, value in vars(Settings).items() if isinstance(value, property)}
-    assert properties == {attribute for attribute, _ in DEFAULTS} | {"storage"}
+    assert properties == {attribute for attribute, _ in DEFAULTS} | {"storage", "metrics"}
+
+
+def test_metrics_are_off_by_default(settings: Any) -> None:
+    del settings.DRF_CHUNKED_UPLOAD_METRICS  # the example project turns them on
+    assert conf.metrics is False
+    settings.DRF_CHUNKED_UPLOAD_METRICS = True
+    assert conf.metrics is True
 
 
 @override_settings(DRF_CHUNKED_UPLOAD_USER_RESTRICED=False)

@@ -34,6 +34,9 @@ INSTALLED_APPS = [
 HAS_SPECTACULAR = importlib.util.find_spec("drf_spectacular") is not None
 if HAS_SPECTACULAR:
     INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+# Prometheus metrics at /metrics/ when prometheus_client (the metrics extra) is installed.
+HAS_PROMETHEUS = importlib.util.find_spec("prometheus_client") is not None
+DRF_CHUNKED_UPLOAD_METRICS = HAS_PROMETHEUS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -105,3 +108,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
 }
+# Upload events and refused requests (docs/metrics-and-logs.md): CHUNKED_UPLOADS_LOG_LEVEL=INFO
+# shows every event. Unset, Python prints the app's warnings (refused requests) to stderr itself.
+if os.environ.get("CHUNKED_UPLOADS_LOG_LEVEL"):
+    LOGGING["loggers"]["chunked_uploads"] = {  # type: ignore[index]
+        "handlers": ["console"],
+        "level": os.environ["CHUNKED_UPLOADS_LOG_LEVEL"],
+    }

@@ -1,6 +1,8 @@
 """URLs of the example project: the upload API at ``api/uploads/``, the admin, DRF's login and,
 with drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at
-``api/docs/`` and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar)."""
+``api/docs/`` and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar) and, with
+prometheus_client installed, Prometheus metrics at ``metrics/`` (keep it from the public in
+production: see docs/metrics-and-logs.md)."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -38,3 +40,8 @@ if settings.HAS_SPECTACULAR:
             name="redoc",
         ),
     ]
+
+if settings.HAS_PROMETHEUS:
+    from chunked_uploads.metrics import metrics_view
+
+    urlpatterns += [path("metrics/", metrics_view, name="metrics")]
