@@ -9,7 +9,7 @@ file's identity (path, size, mtime), and the next call with the same file resume
 
 The whole file's checksum is computed while the chunks are acknowledged (never by a second pass,
 except over the already-uploaded prefix when resuming in a new process). Needs ``httpx``
-(``pip install chunked-uploads[client]``).
+(the ``client`` extra, or ``pip install httpx``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ try:
     import httpx
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "chunked_uploads.client needs httpx: pip install 'chunked-uploads[client]'"
+        "chunked_uploads.client needs httpx, which is not installed: pip install 'httpx>=0.27'"
     ) from error
 
 __all__ = [
