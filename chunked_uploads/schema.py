@@ -153,7 +153,13 @@ def request_serializers(field_name: str, checksum: str | None) -> dict[str, Any]
     whole_fields = {**chunk_fields, field_name: ChunkField(help_text="The whole file.")}
     completion_fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {}
     if checksum is not None:
-        whole_fields[checksum] = serializers.CharField(max_length=128, help_text=checksum_help)
+        # The query parameter of the same name is required (and read for a form too); a form
+        # field is also accepted, as drf-chunked-upload clients send it.
+        whole_fields[checksum] = serializers.CharField(
+            max_length=128,
+            required=False,
+            help_text=checksum_help + " Also accepted as the query parameter.",
+        )
         completion_fields[checksum] = serializers.CharField(max_length=128, help_text=checksum_help)
     return {
         "chunk": inline_serializer("Chunk", fields=chunk_fields),
@@ -194,6 +200,8 @@ class ChunkedUploadSchema(AutoSchema):
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
+        if getattr(self.view, "detail", False) and self.action in OPERATION_NAMES:
+            parameters.append(upload_id_parameter())
         if self.action in ("create", "partial_update"):
             parameters.append(content_range_parameter())
         if self.action in CHUNK_BODY_ACTIONS:
@@ -263,6 +271,17 @@ class ChunkedUploadSchema(AutoSchema):
         return body
 
 
+def upload_id_parameter() -> OpenApiParameter:
+    # The view's lookup pattern is looser than a UUID so that a malformed id gets the API's JSON
+    # 404 instead of Django's HTML page; the id itself is always a UUID.
+    return OpenApiParameter(
+        "id",
+        OpenApiTypes.UUID,
+        OpenApiParameter.PATH,
+        description="A UUID string identifying this chunked upload.",
+    )
+
+
 def content_range_parameter() -> OpenApiParameter:
     return OpenApiParameter(
         "Content-Range",
@@ -286,12 +305,16 @@ def content_disposition_parameter() -> OpenApiParameter:
 
 
 def checksum_query_parameter(checksum: str) -> OpenApiParameter:
+    # Required: OpenAPI cannot make a parameter depend on the body's media type, and the view
+    # reads the query for both bodies, so a request that carries it here is always complete.
     return OpenApiParameter(
         checksum,
         OpenApiTypes.STR,
         OpenApiParameter.QUERY,
-        description=f"Hex {checksum} digest of the whole file, for an `application/octet-stream`"
-        " body (a multipart form carries it as a field).",
+        required=True,
+        description=f"Hex {checksum} digest of the whole file (case-insensitive). The server also"
+        " takes it from a multipart form's field of the same name, as drf-chunked-upload clients"
+        " send it.",
     )
 
 

@@ -131,6 +131,9 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         FormParser,
     )
     http_method_names = ["get", "put", "post", "delete", "head", "options"]
+    # Any id without a "/" reaches the view, which answers a malformed one (``0.5``) with the
+    # API's JSON 404; DRF's default ``[^/.]+`` left ids with a dot to Django's HTML 404 page.
+    lookup_value_regex = "[^/]+"
 
     # -- hooks -------------------------------------------------------------------------------
 

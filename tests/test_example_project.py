@@ -18,7 +18,7 @@ from chunked_uploads import uploads
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.ranges import ContentRange
 
-from .conftest import LIST_URL
+from .conftest import LIST_URL, put_chunk
 
 MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
 
@@ -77,3 +77,19 @@ def test_admin_changelist_loads_for_a_superuser(db: None, user: Any) -> None:
     response = client.get(reverse("admin:chunked_uploads_chunkedupload_changelist"))
     assert response.status_code == 200
     assert "listed.bin" in response.content.decode()
+
+
+def test_malformed_ids_and_unknown_api_paths_get_json_errors(db: None, user: Any) -> None:
+    client = APIClient()
+    client.force_login(user)
+    for path in ("/api/uploads/0.5/", "/api/uploads/not-a-uuid/", "/api/uploads/a/b/", "/api/"):
+        for method in ("get", "delete", "put", "post"):
+            response = getattr(client, method)(path)
+            assert response["Content-Type"] == "application/json", (method, path)
+            # A PUT without a chunk or a POST without a checksum is refused (400) before the id
+            # is looked up: the protocol's order of checks.
+            expected = 404 if method in ("get", "delete") or path.count("/") != 4 else 400
+            assert response.status_code == expected, (method, path)
+            assert response.json()["code"], (method, path)
+    chunk = put_chunk(client, "/api/uploads/0.5/", b"abc", 0, 3)
+    assert (chunk.status_code, chunk.json()["code"]) == (404, "not_found")

@@ -1,14 +1,15 @@
 """URLs of the example project: the upload API at ``api/uploads/``, the admin, DRF's login and,
 with drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at
-``api/docs/`` and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar)."""
+``api/docs/`` and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar). Any other
+path under ``api/`` answers the API's JSON 404."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
-from demo.views import uploader
+from demo.views import api_not_found, uploader
 
 router = ChunkedUploadRouter()
 router.register("api/uploads", ChunkedUploadViewSet)
@@ -38,3 +39,7 @@ if settings.HAS_SPECTACULAR:
             name="redoc",
         ),
     ]
+
+# Last, after every API route. Only paths ending in "/": one without it still gets CommonMiddleware's
+# APPEND_SLASH redirect first, as before.
+urlpatterns += [re_path(r"^api/(?:.*/)?$", api_not_found, name="api-not-found")]
