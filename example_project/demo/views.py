@@ -1,10 +1,11 @@
-"""The example project's pages: the browser uploader (a file picker that speaks the chunked upload
-protocol in plain JS) and the JSON 404 of the API."""
+"""The example project's pages: the home page that links to everything, the browser uploader (a
+file picker that speaks the chunked upload protocol in plain JS) and the JSON 404 of the API."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -42,9 +43,27 @@ def uploader(request: HttpRequest) -> HttpResponse:
     context = {
         "list_url": reverse("chunkedupload-list"),
         "chunk_size": chunk_size(request),
+        "chunk_size_text": binary_size(chunk_size(request)),
         "checksum": conf.checksum,
     }
     return render(request, "demo/uploader.html", context)
+
+
+def binary_size(size: int) -> str:
+    """``8388608`` → ``8.0 MiB``: the units (and format) the page's script reports progress in."""
+    units = ["KiB", "MiB", "GiB", "TiB"]
+    if size < 1024:
+        return f"{size} bytes"
+    value = size / 1024
+    while value >= 1024 and len(units) > 1:
+        value /= 1024
+        units.pop(0)
+    return f"{value:.1f} {units[0]}"
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """``/``: one link to each page of the example project, with a line on what it shows."""
+    return render(request, "demo/home.html", {"has_spectacular": settings.HAS_SPECTACULAR})
 
 
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
