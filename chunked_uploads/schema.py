@@ -34,6 +34,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from .conf import conf
 
@@ -200,8 +201,9 @@ class ChunkedUploadSchema(AutoSchema):
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
-        if getattr(self.view, "detail", False) and self.action in OPERATION_NAMES:
-            parameters.append(upload_id_parameter())
+        identifier = self._id_parameter_name()
+        if identifier is not None:
+            parameters.append(upload_id_parameter(identifier))
         if self.action in ("create", "partial_update"):
             parameters.append(content_range_parameter())
         if self.action in CHUNK_BODY_ACTIONS:
@@ -210,6 +212,19 @@ class ChunkedUploadSchema(AutoSchema):
         if self.action == "create_complete" and checksum is not None:
             parameters.append(checksum_query_parameter(checksum))
         return parameters
+
+    def _id_parameter_name(self) -> str | None:
+        """The name of the detail route's id when it is the upload's UUID primary key."""
+        view = self.view
+        if not getattr(view, "detail", False) or self.action not in OPERATION_NAMES:
+            return None
+        field = getattr(view, "lookup_field", "pk")
+        if getattr(view, "lookup_url_kwarg", None) not in (None, field) or field not in (
+            "pk",
+            "id",
+        ):
+            return None  # looked up by something else: leave it to drf-spectacular
+        return "id" if field == "id" or api_settings.SCHEMA_COERCE_PATH_PK else "pk"
 
     def get_request_serializer(self) -> Any:
         bodies = self._serializers()
@@ -271,11 +286,11 @@ class ChunkedUploadSchema(AutoSchema):
         return body
 
 
-def upload_id_parameter() -> OpenApiParameter:
+def upload_id_parameter(name: str) -> OpenApiParameter:
     # The view's lookup pattern is looser than a UUID so that a malformed id gets the API's JSON
     # 404 instead of Django's HTML page; the id itself is always a UUID.
     return OpenApiParameter(
-        "id",
+        name,
         OpenApiTypes.UUID,
         OpenApiParameter.PATH,
         description="A UUID string identifying this chunked upload.",

@@ -166,6 +166,15 @@ def test_upload_id_is_a_uuid_in_every_detail_operation() -> None:
         assert identifier["schema"] == {"type": "string", "format": "uuid"}, method
 
 
+def test_upload_id_keeps_its_name_when_pk_is_not_coerced(settings: Any) -> None:
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "SCHEMA_COERCE_PATH_PK": False}
+    schema = generate()
+    (identifier,) = [
+        p for p in operation(schema, "get", "/api/uploads/{pk}/")["parameters"] if p["in"] == "path"
+    ]
+    assert (identifier["name"], identifier["schema"]["format"]) == ("pk", "uuid")
+
+
 def test_no_checksum_body_when_the_view_skips_the_check() -> None:
     class Unchecked(ChunkedUploadViewSet):
         do_checksum_check = False
