@@ -2,9 +2,7 @@
 
 import sys
 
+from .cli import main
+
 if __name__ == "__main__":
-    try:
-        from .cli import main
-    except ImportError as error:  # httpx missing: say which extra to install, no traceback
-        sys.exit(f"error: {error}")
-    sys.exit(main())
+    sys.exit(main())  # without httpx, main() says what to install

@@ -11,7 +11,7 @@ The whole file's checksum is computed while the chunks are acknowledged (never b
 except over the already-uploaded prefix when resuming in a new process), with the algorithm the
 server names in its first answer (``checksum_algorithm``; md5 for a server that names none). Needs
 ``httpx``
-(``pip install chunked-uploads[client]``).
+(the ``client`` extra, or ``pip install httpx``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ try:
     import httpx
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "chunked_uploads.client needs httpx: pip install 'chunked-uploads[client]'"
+        "chunked_uploads.client needs httpx, which is not installed: pip install 'httpx>=0.27'"
     ) from error
 
 __all__ = [

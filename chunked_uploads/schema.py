@@ -34,6 +34,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from .conf import conf
 
@@ -166,7 +167,13 @@ def request_serializers(field_name: str, checksum: str | None) -> dict[str, Any]
     whole_fields = {**chunk_fields, field_name: ChunkField(help_text="The whole file.")}
     completion_fields: dict[str, serializers.Field[Any, Any, Any, Any]] = {}
     if checksum is not None:
-        whole_fields[checksum] = serializers.CharField(max_length=128, help_text=checksum_help)
+        # The query parameter of the same name is required (and read for a form too); a form
+        # field is also accepted, as drf-chunked-upload clients send it.
+        whole_fields[checksum] = serializers.CharField(
+            max_length=128,
+            required=False,
+            help_text=checksum_help + " Also accepted as the query parameter.",
+        )
         completion_fields[checksum] = serializers.CharField(max_length=128, help_text=checksum_help)
     return {
         "chunk": inline_serializer("Chunk", fields=chunk_fields),
@@ -207,6 +214,9 @@ class ChunkedUploadSchema(AutoSchema):
 
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
+        identifier = self._id_parameter_name()
+        if identifier is not None:
+            parameters.append(upload_id_parameter(identifier))
         if self.action in ("create", "partial_update"):
             parameters.append(content_range_parameter())
         if self.action in CHUNK_BODY_ACTIONS:
@@ -215,6 +225,19 @@ class ChunkedUploadSchema(AutoSchema):
         if self.action == "create_complete" and checksum is not None:
             parameters.append(checksum_query_parameter(checksum))
         return parameters
+
+    def _id_parameter_name(self) -> str | None:
+        """The name of the detail route's id when it is the upload's UUID primary key."""
+        view = self.view
+        if not getattr(view, "detail", False) or self.action not in OPERATION_NAMES:
+            return None
+        field = getattr(view, "lookup_field", "pk")
+        if getattr(view, "lookup_url_kwarg", None) not in (None, field) or field not in (
+            "pk",
+            "id",
+        ):
+            return None  # looked up by something else: leave it to drf-spectacular
+        return "id" if field == "id" or api_settings.SCHEMA_COERCE_PATH_PK else "pk"
 
     def get_request_serializer(self) -> Any:
         bodies = self._serializers()
@@ -276,6 +299,17 @@ class ChunkedUploadSchema(AutoSchema):
         return body
 
 
+def upload_id_parameter(name: str) -> OpenApiParameter:
+    # The view's lookup pattern is looser than a UUID so that a malformed id gets the API's JSON
+    # 404 instead of Django's HTML page; the id itself is always a UUID.
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.UUID,
+        OpenApiParameter.PATH,
+        description="A UUID string identifying this chunked upload.",
+    )
+
+
 def content_range_parameter() -> OpenApiParameter:
     return OpenApiParameter(
         "Content-Range",
@@ -299,12 +333,16 @@ def content_disposition_parameter() -> OpenApiParameter:
 
 
 def checksum_query_parameter(checksum: str) -> OpenApiParameter:
+    # Required: OpenAPI cannot make a parameter depend on the body's media type, and the view
+    # reads the query for both bodies, so a request that carries it here is always complete.
     return OpenApiParameter(
         checksum,
         OpenApiTypes.STR,
         OpenApiParameter.QUERY,
-        description=f"Hex {checksum} digest of the whole file, for an `application/octet-stream`"
-        " body (a multipart form carries it as a field).",
+        required=True,
+        description=f"Hex {checksum} digest of the whole file (case-insensitive). The server also"
+        " takes it from a multipart form's field of the same name, as drf-chunked-upload clients"
+        " send it.",
     )
 
 

@@ -183,6 +183,10 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             view = transaction.non_atomic_requests(using=alias)(view)
         return view
 
+    # Any id without a "/" reaches the view, which answers a malformed one (``0.5``) with the
+    # API's JSON 404; DRF's default ``[^/.]+`` left ids with a dot to Django's HTML 404 page.
+    lookup_value_regex = "[^/]+"
+
     # -- hooks -------------------------------------------------------------------------------
 
     def get_model(self) -> type[AbstractChunkedUpload]:

@@ -289,3 +289,44 @@ def test_resume_command_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.resume_command(argv) == (
         "chunked-uploads upload 'a file.bin' --url http://h/ --token ... --user=..."
     )
+
+
+@pytest.fixture
+def without_httpx(tmp_path: Path) -> dict[str, str]:
+    """An environment in which ``import httpx`` fails as it does where httpx is not installed."""
+    shadow = tmp_path / "no-httpx"
+    shadow.mkdir()
+    (shadow / "httpx.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'httpx'\", name='httpx')\n"
+    )
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadow), str(ROOT)])}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["upload", "x.bin", "--url", "http://x/"]])
+def test_without_httpx_one_line_says_what_to_install(
+    without_httpx: dict[str, str], args: list[str]
+) -> None:
+    console_script = Path(sys.executable).with_name("chunked-uploads")
+    commands = [[sys.executable, "-m", "chunked_uploads", *args]]
+    if console_script.exists():
+        commands.append([str(console_script), *args])
+    for command in commands:
+        result = subprocess.run(command, env=without_httpx, capture_output=True, text=True)
+        assert result.returncode == cli.EXIT_MISSING_DEPENDENCY, result.stderr
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.endswith("-m pip install 'httpx>=0.27'"), line
+        assert "needs httpx" in line
+
+
+def test_the_example_extra_installs_the_command_line_client() -> None:
+    """The README's virtualenv (``.[example]``) runs everything the README and docs then show,
+    the ``chunked-uploads`` command included."""
+    from importlib.metadata import requires
+
+    def extra(name: str) -> set[str]:
+        marker = f'extra == "{name}"'
+        return {r.split(";")[0].strip() for r in requires("chunked-uploads") or [] if marker in r}
+
+    assert extra("client") <= extra("example"), extra("example")

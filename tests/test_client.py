@@ -315,13 +315,15 @@ def test_missing_httpx_is_a_clear_import_error() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 1
     assert (
-        "chunked_uploads.client needs httpx: pip install 'chunked-uploads[client]'" in done.stderr
+        "chunked_uploads.client needs httpx, which is not installed: pip install 'httpx>=0.27'"
+        in done.stderr
     )
     main = "import sys, runpy; sys.modules['httpx'] = None; runpy.run_module('chunked_uploads', run_name='__main__')"
     done = subprocess.run([sys.executable, "-c", main, "upload"], capture_output=True, text=True)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr == (
-        "error: chunked_uploads.client needs httpx: pip install 'chunked-uploads[client]'\n"
+        "error: chunked-uploads needs httpx, which is not installed:"
+        f" {sys.executable} -m pip install 'httpx>=0.27'\n"
     )
 
 

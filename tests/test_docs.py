@@ -106,3 +106,20 @@ def test_fixed_error_details_are_quoted_verbatim() -> None:
     assert {"Upload has expired", "No chunk file was submitted"} <= fixed
     missing = sorted(detail for detail in fixed if f"`{detail}`" not in page)
     assert not missing, f"detail strings not quoted in docs/protocol.md: {missing}"
+
+
+INSTALL_BY_NAME = re.compile(r"""pip install\s+(?:-U\s+)?["']?chunked-uploads\b""")
+
+
+def test_no_page_installs_from_the_index() -> None:
+    """``pip install chunked-uploads`` fails while the package is not on the index: no page (nor
+    a message of the package) may tell users to run it. Remove this test after the first upload
+    (docs/releasing.md)."""
+    pages = [ROOT / "README.md", *DOCS.glob("*.md"), *PACKAGE.rglob("*.py")]
+    offenders = [
+        f"{page.name}: {match.group(0)}"
+        for page in pages
+        for match in INSTALL_BY_NAME.finditer(page.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    assert "releasing.md" in (ROOT / "mkdocs.yml").read_text()

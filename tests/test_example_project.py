@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from io import StringIO
@@ -18,7 +19,7 @@ from chunked_uploads import uploads
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.ranges import ContentRange
 
-from .conftest import LIST_URL
+from .conftest import LIST_URL, put_chunk
 
 MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
 
@@ -62,6 +63,7 @@ def test_demo_user_is_reset_not_duplicated(db: None) -> None:
     first = create_demo_user("--quiet").strip()
     output = create_demo_user("--password", "other")
     assert f"API token: {first}" in output
+    assert "run again with --superuser" in output  # the admin would refuse this user
     user = get_user_model().objects.get(username="demo")
     assert user.check_password("other")
     assert not user.is_superuser
@@ -77,3 +79,60 @@ def test_admin_changelist_loads_for_a_superuser(db: None, user: Any) -> None:
     response = client.get(reverse("admin:chunked_uploads_chunkedupload_changelist"))
     assert response.status_code == 200
     assert "listed.bin" in response.content.decode()
+
+
+HOME_LINKS = {
+    "/upload/",
+    "/api/uploads/",
+    "/api/docs/",
+    "/api/redoc/",
+    "/api/schema/",
+    "/admin/",
+    "/api-auth/login/",
+}
+
+
+def test_home_page_links_to_every_page(db: None) -> None:
+    create_demo_user("--superuser", "--quiet")
+    anonymous = APIClient()
+    response = anonymous.get("/")
+    assert response.status_code == 200
+    links = set(re.findall(r'<a href="([^"]+)"', response.content.decode()))
+    assert links == HOME_LINKS
+    signed_in = APIClient()
+    signed_in.force_login(get_user_model().objects.get(username="demo"))
+    for link in sorted(links):
+        answer = signed_in.get(link, HTTP_ACCEPT="text/html,*/*;q=0.8")  # a browser's
+        assert answer.status_code == 200, link
+
+
+def test_readme_names_every_page_of_the_home_page() -> None:
+    readme = (MANAGE.parent.parent / "README.md").read_text()
+    for link in HOME_LINKS:
+        assert f"http://127.0.0.1:8000{link}" in readme, link
+
+
+def test_malformed_ids_and_unknown_api_paths_get_json_errors(db: None, user: Any) -> None:
+    client = APIClient()
+    client.force_login(user)
+    for path in ("/api/uploads/0.5/", "/api/uploads/not-a-uuid/", "/api/uploads/a/b/", "/api/"):
+        for method in ("get", "delete", "put", "post"):
+            response = getattr(client, method)(path)
+            assert response["Content-Type"] == "application/json", (method, path)
+            # A PUT without a chunk or a POST without a checksum is refused (400) before the id
+            # is looked up: the protocol's order of checks.
+            expected = 404 if method in ("get", "delete") or path.count("/") != 4 else 400
+            assert response.status_code == expected, (method, path)
+            assert response.json()["code"], (method, path)
+    chunk = put_chunk(client, "/api/uploads/0.5/", b"abc", 0, 3)
+    assert (chunk.status_code, chunk.json()["code"]) == (404, "not_found")
+
+
+def test_upload_page_gives_the_chunk_size_in_the_units_of_its_progress(db: None, user: Any) -> None:
+    client = APIClient()
+    client.force_login(user)
+    page = client.get("/upload/").content.decode()
+    assert "Chunks of 8.0 MiB;" in page  # 8 * 1024 * 1024 bytes; the script reports MiB too
+    assert "Chunks of 64.0 KiB;" in client.get("/upload/?chunk_size=65536").content.decode()
+    script = (MANAGE.parent / "demo" / "static" / "demo" / "uploader.js").read_text()
+    assert '["bytes", "KiB", "MiB", "GiB", "TiB"]' in script

@@ -193,11 +193,12 @@ def test_generated_python_client_single_shot_list_and_destroy(
         base_url=server.url, token=server.token, prefix="Token"
     )
     payload = os.urandom(5000)
+    # The checksum is the required query parameter; the form may leave its field out.
     body = models.WholeFileRequest(
-        file=types.File(payload=io.BytesIO(payload), file_name="small.bin"),
-        md5=hashlib.md5(payload).hexdigest(),
+        file=types.File(payload=io.BytesIO(payload), file_name="small.bin")
     )
-    upload = api.uploads_create_complete.sync(client=client, body=body)
+    md5 = hashlib.md5(payload).hexdigest()
+    upload = api.uploads_create_complete.sync(client=client, body=body, md5=md5)
     assert isinstance(upload, models.ChunkedUpload) and upload.status == models.StatusEnum.COMPLETE
     assert server.stored_bytes(str(upload.id)) == payload
     listed = api.uploads_list.sync(client=client)

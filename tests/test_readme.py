@@ -8,6 +8,7 @@ address, the Python interpreter, the path of ``manage.py`` and the media root.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -129,14 +130,15 @@ def test_readme_walkthrough_uploads_three_chunks(
         timeout=120,
     )
     assert result.returncode == 0, result.stderr + result.stdout
-    # curl prints bodies without a final newline: find's path may follow the last JSON body.
-    found = [
-        line.rpartition("}")[2] for line in result.stdout.splitlines() if line.endswith(".done")
-    ]
-    assert len(found) == 1, result.stdout
-    completed = Path(found[0])
-    assert completed.is_relative_to(example_server.media_root)
-    demo = (workdir / "demo.bin").read_bytes()
-    assert len(demo) == 3_000_000
-    assert completed.read_bytes() == demo
+    # md5sum's two lines: "<md5>  demo.bin" and "<md5>  <the completed file>".
+    sums = dict(reversed(line.split("  ", 1)) for line in result.stdout.splitlines()[-2:])
+    assert set(sums) - {"demo.bin"}, result.stdout
+    (done,) = set(sums) - {"demo.bin"}
+    completed = Path(done)
+    assert completed.is_relative_to(example_server.media_root) and completed.suffix == ".done"
+    data = completed.read_bytes()
+    assert len(data) == 3_000_000
+    assert sums[done] == sums["demo.bin"] == hashlib.md5(data).hexdigest()
     assert not list(example_server.media_root.rglob("*.part"))
+    # The walkthrough cleans up after itself: nothing is left where it ran (the repository root).
+    assert list(workdir.iterdir()) == []

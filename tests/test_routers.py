@@ -37,7 +37,7 @@ def test_routes_map_methods_to_protocol_actions() -> None:
     assert patterns["chunkedupload-list"].callback.actions == LIST_ACTIONS  # type: ignore[attr-defined]
     assert patterns["chunkedupload-detail"].callback.actions == DETAIL_ACTIONS  # type: ignore[attr-defined]
     assert str(patterns["chunkedupload-list"].pattern) == "^api/uploads/$"
-    assert str(patterns["chunkedupload-detail"].pattern) == "^api/uploads/(?P<pk>[^/.]+)/$"
+    assert str(patterns["chunkedupload-detail"].pattern) == "^api/uploads/(?P<pk>[^/]+)/$"
 
 
 def test_default_basename_is_the_model_name() -> None:
@@ -61,7 +61,7 @@ def test_without_trailing_slash() -> None:
     router.register("files", ChunkedUploadViewSet)
     patterns = _patterns(router)
     assert str(patterns["chunkedupload-list"].pattern) == "^files$"
-    assert str(patterns["chunkedupload-detail"].pattern) == "^files/(?P<pk>[^/.]+)$"
+    assert str(patterns["chunkedupload-detail"].pattern) == "^files/(?P<pk>[^/]+)$"
 
 
 def test_project_urls_resolve_to_the_viewset() -> None:

@@ -21,12 +21,29 @@ EXTERNAL = re.compile(rb"""(?:src|href)=["'](?:https?:)?//""")
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
-def test_docs_pages_load_everything_from_this_server(client: Any, url: str) -> None:
+@pytest.mark.parametrize(
+    "url,bundle",
+    [
+        ("/api/docs/", b"/static/drf_spectacular_sidecar/swagger-ui-dist/"),
+        ("/api/redoc/", b"/api/redoc/redoc.standalone.js"),
+    ],
+)
+def test_docs_pages_load_everything_from_this_server(client: Any, url: str, bundle: bytes) -> None:
     response = client.get(url)
     assert response.status_code == 200
     assert EXTERNAL.search(response.content) is None, "a docs page loads something from elsewhere"
-    assert b"/static/drf_spectacular_sidecar/" in response.content
+    assert bundle in response.content
+
+
+@pytest.mark.django_db
+def test_redoc_bundle_takes_its_logo_from_this_server(client: Any) -> None:
+    response = client.get("/api/redoc/redoc.standalone.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    body = response.content
+    assert b"cdn.redoc.ly" not in body
+    assert b'"/static/demo/redoc-logo.svg"' in body
+    assert b"sourceMappingURL=/static/drf_spectacular_sidecar/redoc/bundles/" in body
 
 
 @pytest.mark.django_db

@@ -131,7 +131,9 @@ class S3MultipartStore(ChunkStore):
     ) -> None:
         super().__init__(storage)
         if boto3 is None:
-            raise ImproperlyConfigured("S3MultipartStore needs boto3: install chunked-uploads[s3].")
+            raise ImproperlyConfigured(
+                "S3MultipartStore needs boto3: pip install boto3 (the s3 extra)."
+            )
         if part_size < MIN_PART_SIZE:
             raise ImproperlyConfigured(f"part_size must be at least {MIN_PART_SIZE} bytes.")
         self.part_size = part_size

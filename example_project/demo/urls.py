@@ -1,21 +1,22 @@
-"""URLs of the example project: the upload API at ``api/uploads/``, the admin, DRF's login and,
-with drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at
-``api/docs/`` and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar) and, with
-prometheus_client installed, Prometheus metrics at ``metrics/`` (keep it from the public in
-production: see docs/metrics-and-logs.md)."""
+"""URLs of the example project: a home page linking to everything at ``/``, the upload API at
+``api/uploads/``, the browser uploader at ``upload/``, the admin, DRF's login and, with
+drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at ``api/docs/``
+and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar). Any other path under
+``api/`` answers the API's JSON 404."""
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
-from demo.views import uploader
+from demo.views import api_not_found, home, uploader
 
 router = ChunkedUploadRouter()
 router.register("api/uploads", ChunkedUploadViewSet)
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("upload/", uploader, name="uploader"),
@@ -23,23 +24,20 @@ urlpatterns = [
 ]
 
 if settings.HAS_SPECTACULAR:
-    from drf_spectacular.views import (
-        SpectacularAPIView,
-        SpectacularRedocView,
-        SpectacularSwaggerView,
-    )
+    from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+    from demo.redoc import OfflineRedocView, redoc_bundle
 
     urlpatterns += [
         path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
         path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-        path(
-            "api/redoc/",
-            SpectacularRedocView.as_view(
-                url_name="schema", template_name="chunked_uploads/redoc_offline.html"
-            ),
-            name="redoc",
-        ),
+        path("api/redoc/", OfflineRedocView.as_view(url_name="schema"), name="redoc"),
+        path("api/redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     ]
+
+# Last, after every API route. Only paths ending in "/": one without it still gets CommonMiddleware's
+# APPEND_SLASH redirect first, as before.
+urlpatterns += [re_path(r"^api/(?:.*/)?$", api_not_found, name="api-not-found")]
 
 if settings.HAS_PROMETHEUS:
     from chunked_uploads.metrics import metrics_view

@@ -30,3 +30,8 @@ class Command(BaseCommand):
         self.stdout.write(f"User {user.username!r} with password {options['password']!r}.")
         self.stdout.write(f"API token: {token.key}")
         self.stdout.write(f'Use it as:  curl -H "Authorization: Token {token.key}" ...')
+        if not user.is_superuser:
+            # The admin lets in staff only; a demo user is not one unless asked for.
+            self.stdout.write(
+                "The admin (/admin/) needs an admin user: run again with --superuser."
+            )
