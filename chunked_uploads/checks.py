@@ -218,7 +218,7 @@ def check_metrics(
             _error(
                 11,
                 f"{PREFIX}METRICS is on, but prometheus_client is not installed.",
-                "Install the metrics extra (pip install 'chunked-uploads[metrics]') or set "
+                "Install prometheus_client (pip install prometheus_client) or set "
                 f"{PREFIX}METRICS = False.",
             )
         ]
