@@ -293,15 +293,24 @@ def test_scraped_from_one_worker(one_worker: LiveServer) -> None:
     assert in_progress(after) == 0
 
 
+def worker_files(folder: Path) -> set[str]:
+    """The worker pids that wrote counter files in a multiprocess folder."""
+    return {path.stem.rsplit("_", 1)[1] for path in folder.glob("counter_*.db")}
+
+
 def test_scraped_from_two_workers_in_multiprocess_mode(tmp_path: Path) -> None:
     folder = tmp_path / "prometheus"
     folder.mkdir()
     with live_server(workers=2, environment={"PROMETHEUS_MULTIPROC_DIR": str(folder)}) as server:
         before = scraped_figures(scrape(server))
-        for _ in range(3):  # the sync workers close every connection: the requests spread
+        # The sync workers close every connection, so the requests spread, but which worker
+        # accepts each is the kernel's choice: repeat (bounded) until both have served some.
+        rounds = 0
+        while rounds < 3 or (rounds < 12 and len(worker_files(folder)) < 2):
             traffic(server)
+            rounds += 1
         # Each worker that recorded something keeps its own files: both served requests.
-        assert len({path.stem.rsplit("_", 1)[1] for path in folder.glob("counter_*.db")}) >= 2
+        assert len(worker_files(folder)) >= 2
         with httpx.Client(base_url=server.url, headers=server.headers, timeout=30) as http:
             left = http.put(
                 "/api/uploads/",
@@ -317,8 +326,12 @@ def test_scraped_from_two_workers_in_multiprocess_mode(tmp_path: Path) -> None:
         server.manage("shell", "-c", backdate)
         server.manage("delete_expired_uploads")  # another process, the same multiprocess folder
         after = scrape(server)
-    expected = {key: 3 * value for key, value in EXPECTED.items()}
-    expected.update(started=expected["started"] + 1, bytes=expected["bytes"] + 3, creates=10)
+    expected = {key: rounds * value for key, value in EXPECTED.items()}
+    expected.update(
+        started=expected["started"] + 1,
+        bytes=expected["bytes"] + 3,
+        creates=expected["creates"] + 1,
+    )
     assert deltas(before, scraped_figures(after)) == {**expected, "expired": 1}
     assert in_progress(after) == 0
 
