@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chunked_uploads import cli
+from chunked_uploads.__main__ import EXIT_MISSING_DEPENDENCY
+from chunked_uploads.client import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
@@ -312,7 +313,7 @@ def test_without_httpx_one_line_says_what_to_install(
         commands.append([str(console_script), *args])
     for command in commands:
         result = subprocess.run(command, env=without_httpx, capture_output=True, text=True)
-        assert result.returncode == cli.EXIT_MISSING_DEPENDENCY, result.stderr
+        assert result.returncode == EXIT_MISSING_DEPENDENCY, result.stderr
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
         (line,) = result.stderr.splitlines()

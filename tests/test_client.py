@@ -310,6 +310,20 @@ def unused_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def test_the_client_imports_nothing_from_the_server_side() -> None:
+    """The client and its command line run where neither Django nor DRF is installed."""
+    script = (
+        "import sys, chunked_uploads.client, chunked_uploads.client.cli, chunked_uploads.__main__; "
+        "print(sorted({name.split('.')[0] for name in sys.modules}))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout
+    assert "'httpx'" in loaded  # the client really was imported
+    assert "'django'" not in loaded
+    assert "'rest_framework'" not in loaded
+
+
 def test_missing_httpx_is_a_clear_import_error() -> None:
     script = "import sys; sys.modules['httpx'] = None; import chunked_uploads.client"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
@@ -404,7 +418,7 @@ def test_failed_completion_hook_is_retried_and_then_reported(
         (upload,) = ChunkedUpload.objects.filter(filename="always.bin")
         assert upload.status == "uploading"
         assert len(calls) == 3
-        from chunked_uploads import cli
+        from chunked_uploads.client import cli
 
         argv = ["upload", str(always), "--url", list_url, "--token", token.header.split()[1]]
         argv += ["--retries", "1", "--state-file", str(tmp_path / "state.json")]
