@@ -21,6 +21,8 @@ import pytest
 from chunked_uploads.__main__ import EXIT_MISSING_DEPENDENCY
 from chunked_uploads.client import cli
 
+from .helpers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
 CHUNK = 128 * 1024
@@ -39,12 +41,6 @@ class Server:
     def stored(self, upload_id: str) -> bytes:
         (path,) = self.media.rglob(f"{upload_id}.*")
         return path.read_bytes()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:

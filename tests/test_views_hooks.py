@@ -19,7 +19,7 @@ from chunked_uploads import signals
 from chunked_uploads.models import ChunkedUpload
 from tests import urls_hooks
 
-from .conftest import LIST_URL, md5, put_chunk, stored_bytes, upload_in_chunks
+from .helpers import LIST_URL, md5, put_chunk, stored_bytes, upload_in_chunks
 from .view_helpers import (
     BODY_KEYS,
     CHUNK,

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from chunked_uploads.hashing import is_resumable
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import LIST_URL, md5, put_chunk, stored_bytes, upload_in_chunks
+from .helpers import LIST_URL, md5, put_chunk, stored_bytes, upload_in_chunks
 from .view_helpers import (
     CHUNK,
     NOW,

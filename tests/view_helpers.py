@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import LIST_URL, put_chunk, stored_bytes
+from .helpers import LIST_URL, put_chunk, stored_bytes
 
 UTC = timezone.utc  # datetime.UTC needs Python 3.11
 
