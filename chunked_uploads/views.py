@@ -33,6 +33,7 @@ from . import exceptions, quotas, telemetry, uploads
 from .conf import conf
 from .digests import parse_body_digests
 from .models import AbstractChunkedUpload, ChunkedUpload
+from .pagination import ProjectOrUploadPagination
 from .parsers import (
     BLOCK_SIZE,
     ChunkWriter,
@@ -159,6 +160,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         MultiPartParser,
         FormParser,
     )
+    pagination_class = ProjectOrUploadPagination()
     http_method_names = ["get", "put", "post", "delete", "head", "options"]
     protocol = "native"  # the label of this edge's metrics and log lines (see telemetry.py)
 
