@@ -192,7 +192,14 @@ class _MySQLAdmin:
 
 def _environment(folder: Path, database_url: str, settings: Mapping[str, Any]) -> dict[str, str]:
     module = folder / "live_server_settings.py"
-    lines = ["from demo.settings import *  # noqa: F403", "DEBUG = False"]
+    lines = [
+        "from demo.settings import *  # noqa: F403",
+        "DEBUG = False",
+        # The example throttles users and limits unfinished uploads; tests go faster than that.
+        'REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405',
+        "DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS = None",
+        "DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES = None",
+    ]
     lines += [f"{name} = {value!r}" for name, value in settings.items()]
     module.write_text("\n".join(lines) + "\n")
     (folder / "media").mkdir()
