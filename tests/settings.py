@@ -21,5 +21,5 @@ DEBUG = False
 # The example throttles each user; tests send requests faster than any client would.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}
 # And limits unfinished uploads, which tests that exercise other things must not run into.
-DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS = None
-DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES = None
+DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS = None  # type: ignore[assignment]
+DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES = None  # type: ignore[assignment]
