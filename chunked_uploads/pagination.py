@@ -10,16 +10,35 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import BasePagination, PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 
 class UploadPagination(PageNumberPagination):
-    """DRF's page-number pagination with a page size a client may choose, up to 1000."""
+    """DRF's page-number pagination with a page size a client may choose, up to 1000.
+
+    A ``page_size`` that is not a positive integer is refused like a bad ``page`` (DRF's ``404
+    Invalid page.``) rather than silently replaced by the default: the client asked for something
+    the server does not give.
+    """
 
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request: Request) -> int | None:
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        try:
+            size = int(value)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise NotFound("Invalid page size.")
+        return min(size, self.max_page_size)
 
 
 class ProjectOrUploadPagination:

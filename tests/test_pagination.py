@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.test import override_settings
 from rest_framework.pagination import LimitOffsetPagination
 
@@ -43,6 +44,14 @@ def test_a_page_past_the_end_is_a_json_404(api: Any, user: Any) -> None:
     response = api.get(LIST_URL, {"page": 9})
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "null", "1.5", ""])
+def test_a_bad_page_size_is_a_json_404(api: Any, user: Any, value: str) -> None:
+    make_uploads(user, 3)
+    response = api.get(LIST_URL, {"page_size": value})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page size.", "code": "not_found"}
 
 
 def test_the_projects_default_pagination_wins(api: Any, user: Any) -> None:
