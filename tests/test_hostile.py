@@ -29,7 +29,7 @@ import pytest
 from .servers import LiveServer, live_server
 
 LIST = "/api/uploads/"
-LEASE = 2.0  # seconds; a body read then times out after twice that
+LEASE = 3.0  # seconds; a body read then times out after twice that
 MAX_UNFINISHED = 3
 MAX_UNFINISHED_BYTES = 64 * 1024**2
 CHUNK = 1024 * 1024
