@@ -107,7 +107,8 @@ class GunicornSocketBody(ReplayStream):
         self._reader = reader  # its ``length`` is what is left on the socket for this body
         self._sock = unreader.sock
         self._timeout = self._sock.gettimeout()
-        self._sock.settimeout(read_timeout())
+        if reader.length > 0:  # else gunicorn had read the whole body with the headers
+            self._sock.settimeout(read_timeout())
 
     @classmethod
     def attach(cls, body: Any, content_length: int | None) -> GunicornSocketBody | None:
