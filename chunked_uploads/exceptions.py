@@ -163,6 +163,54 @@ class InvalidChunkDigest(ChunkedUploadError):
         super().__init__(f"The {header} header is malformed or names no supported algorithm")
 
 
+class ChunkDigestHeaderTooLarge(ChunkedUploadError):
+    default_code = "chunk_digest_header_too_large"
+
+    def __init__(self, max_chars: int, max_members: int) -> None:
+        super().__init__(
+            f"The Content-Digest header is too large: at most {max_chars} characters and"
+            f" {max_members} members are accepted",
+            max_chars=max_chars,
+            max_members=max_members,
+        )
+
+
+class TooManyUnfinishedUploads(ChunkedUploadError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "too_many_unfinished_uploads"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You have {limit} unfinished uploads, the most allowed: complete or abort one"
+            " before starting another",
+            limit=limit,
+        )
+
+
+class UnfinishedBytesQuotaExceeded(ChunkedUploadError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "unfinished_bytes_quota_exceeded"
+
+    def __init__(self, limit: int, declared: int) -> None:
+        super().__init__(
+            f"This upload would bring your unfinished uploads to {declared} bytes, over the"
+            f" quota of {limit} bytes: complete or abort some before starting another",
+            limit=limit,
+            declared=declared,
+        )
+
+
+class BodyReadTimeout(ChunkedUploadError):
+    status_code = status.HTTP_408_REQUEST_TIMEOUT
+    default_code = "body_read_timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The client sent no byte of the body for {seconds:g} seconds; the chunk was discarded",
+            seconds=seconds,
+        )
+
+
 class UploadBusy(ChunkedUploadError):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Upload is busy: another request is writing to it. Retry after it finished."

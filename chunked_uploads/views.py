@@ -29,10 +29,11 @@ from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPart
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from . import exceptions, telemetry, uploads
+from . import exceptions, quotas, telemetry, uploads
 from .conf import conf
 from .digests import parse_body_digests
 from .models import AbstractChunkedUpload, ChunkedUpload
+from .pagination import ProjectOrUploadPagination
 from .parsers import (
     BLOCK_SIZE,
     ChunkWriter,
@@ -159,6 +160,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         MultiPartParser,
         FormParser,
     )
+    pagination_class = ProjectOrUploadPagination()
     http_method_names = ["get", "put", "post", "delete", "head", "options"]
     protocol = "native"  # the label of this edge's metrics and log lines (see telemetry.py)
 
@@ -296,6 +298,10 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         receiver = ChunkReceiver(self, request, whole=whole)
         request.parser_context["chunk_sink"] = receiver
         try:
+            if whole or self.action == "create":
+                quotas.check_new_upload(
+                    self.get_model(), self.user_field_name, request.user, request.META
+                )
             receiver.check_limits()
             data = request.data
             if receiver.session is None:
