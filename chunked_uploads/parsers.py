@@ -21,7 +21,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
 from .bodies import content_length, open_body
-from .digests import BodyDigests, DigestingStream
+from .chunk_digests import BodyDigests, DigestingStream
 from .multipart import split_chunk_part
 
 # Bytes read from the request per step: large enough for full-speed I/O, small enough to bound

@@ -6,7 +6,7 @@ renews it while it makes progress, and the new offset is recorded by another con
 (``... WHERE lease_token = T AND offset = start``), so even a lost lease cannot move an offset twice.
 Before writing, the store drops any byte past the recorded offset: bytes of a request that died
 before it was acknowledged never survive. Completion compares the running digest saved in the row,
-so it never re-reads the file (unless the algorithm cannot be saved, see ``hashing.py``).
+so it never re-reads the file (unless the algorithm cannot be saved, see ``resumable_digests.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rest_framework.exceptions import NotFound
 
 from . import exceptions, handoff, signals
 from .conf import conf
-from .hashing import is_resumable, new_digest
+from .resumable_digests import is_resumable, new_digest
 from .models import AbstractChunkedUpload, UploadStatus
 from .ranges import ContentRange
 from .stores import (

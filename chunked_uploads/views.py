@@ -31,7 +31,7 @@ from rest_framework.response import Response
 
 from . import exceptions, telemetry, uploads
 from .conf import conf
-from .digests import parse_body_digests
+from .chunk_digests import parse_body_digests
 from .models import AbstractChunkedUpload, ChunkedUpload
 from .parsers import (
     BLOCK_SIZE,

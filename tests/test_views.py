@@ -27,7 +27,7 @@ from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z be
 from rest_framework.test import APIClient
 
 from chunked_uploads import signals
-from chunked_uploads.hashing import is_resumable
+from chunked_uploads.resumable_digests import is_resumable
 from chunked_uploads.models import ChunkedUpload
 from tests import urls_hooks
 

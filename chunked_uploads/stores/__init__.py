@@ -77,7 +77,7 @@ class ChunkStore(ABC):
     """
 
     # Whether ``open_reader`` works before ``finalize``: completion re-reads the bytes when the
-    # checksum cannot be saved between requests (see ``hashing.py``), which such a store refuses.
+    # checksum cannot be saved between requests (see ``resumable_digests.py``), which such a store refuses.
     can_read_in_progress = True
 
     def __init__(self, storage: Storage) -> None:
