@@ -20,9 +20,10 @@ from django.utils.http import parse_header_parameters
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
 
-from .bodies import content_length, open_body
+from .bodies import content_length
+from .bodies.gunicorn import open_body
+from .bodies.multipart import split_chunk_part
 from .chunk_digests import BodyDigests, DigestingStream
-from .multipart import split_chunk_part
 
 # Bytes read from the request per step: large enough for full-speed I/O, small enough to bound
 # memory whatever the chunk size.

@@ -30,8 +30,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import exceptions, telemetry, uploads
-from .conf import conf
 from .chunk_digests import parse_body_digests
+from .conf import conf
 from .models import AbstractChunkedUpload, ChunkedUpload
 from .parsers import (
     BLOCK_SIZE,
@@ -40,7 +40,8 @@ from .parsers import (
     StreamingOctetStreamParser,
     clean_filename,
 )
-from .ranges import ContentRange, MalformedRange, RangeExceedsTotal, parse_content_range
+from .protocols.native.errors import to_api_exception
+from .ranges import ContentRange, parse_content_range
 from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 from .serializers import ChunkedUploadSerializer
 
@@ -95,7 +96,7 @@ class ChunkReceiver:
             return
         try:
             byte_range = parse_content_range(self.request.META.get("HTTP_CONTENT_RANGE"))
-        except (MalformedRange, RangeExceedsTotal):
+        except (exceptions.InvalidContentRange, exceptions.RangeExceedsTotal):
             return  # reported in the protocol's order when the chunk begins
         self.view.check_chunk_size(self.request, byte_range, None)
 
@@ -111,12 +112,7 @@ class ChunkReceiver:
     def _byte_range(self, length: int | None) -> ContentRange | None:
         if self.whole:
             return None if length is None else ContentRange.whole(length)
-        try:
-            return parse_content_range(self.request.META.get("HTTP_CONTENT_RANGE"))
-        except MalformedRange:
-            raise exceptions.InvalidContentRange() from None
-        except RangeExceedsTotal as error:
-            raise exceptions.RangeExceedsTotal(error.total) from None
+        return parse_content_range(self.request.META.get("HTTP_CONTENT_RANGE"))
 
 
 class CompletionHook:
@@ -338,12 +334,14 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     def handle_exception(self, exc: Exception) -> Response:
         """Give DRF's own errors (404, 403, 415, ...) the ``code`` key that ours carry; answer
         Django's request limits with a JSON 400 and a database lock conflict as ``UploadBusy``."""
-        if isinstance(exc, DJANGO_REQUEST_LIMITS):
+        if isinstance(exc, exceptions.UploadError):
+            exc = to_api_exception(exc)
+        elif isinstance(exc, DJANGO_REQUEST_LIMITS):
             # Django's DATA_UPLOAD_MAX_* limits would answer with its own HTML 400 page.
             exc = ParseError(f"The request exceeds the server's limits - {exc}")
         elif exceptions.is_lock_conflict(exc):
             # A deadlock or lock wait timeout rolled the statement back: busy, not a 500.
-            exc = exceptions.UploadBusy()
+            exc = to_api_exception(exceptions.UploadBusy())
         response = super().handle_exception(exc)
         data = response.data
         if isinstance(data, dict) and "code" not in data:

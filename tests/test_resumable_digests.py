@@ -316,7 +316,9 @@ def test_system_library_is_a_fallback(
     monkeypatch: pytest.MonkeyPatch, fresh_backends: None
 ) -> None:
     real = resumable_digests._library
-    monkeypatch.setattr(resumable_digests, "_library", lambda s: None if s == "hashlib" else real(s))
+    monkeypatch.setattr(
+        resumable_digests, "_library", lambda s: None if s == "hashlib" else real(s)
+    )
     if real("system") is None:
         pytest.skip("no libcrypto visible to ctypes.util.find_library")
     assert hash_in_pieces("sha1", b"abcdef", [2]) == expected("sha1", b"abcdef")
@@ -333,7 +335,9 @@ def test_system_library_is_a_fallback(
 def test_failed_load_checks_mean_streaming(
     monkeypatch: pytest.MonkeyPatch, fresh_backends: None, broken: dict[str, Any]
 ) -> None:
-    monkeypatch.setitem(resumable_digests._SPECS, "md5", replace(resumable_digests._SPECS["md5"], **broken))
+    monkeypatch.setitem(
+        resumable_digests._SPECS, "md5", replace(resumable_digests._SPECS["md5"], **broken)
+    )
     assert not is_resumable("md5")
     assert digest_mode("md5") == "streaming"
     assert isinstance(new_digest("md5"), StreamingDigest)

@@ -27,8 +27,8 @@ from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z be
 from rest_framework.test import APIClient
 
 from chunked_uploads import signals
-from chunked_uploads.resumable_digests import is_resumable
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.resumable_digests import is_resumable
 from tests import urls_hooks
 
 from .conftest import LIST_URL, md5, put_chunk, stored_bytes, upload_in_chunks

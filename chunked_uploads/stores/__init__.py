@@ -29,6 +29,7 @@ from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.module_loading import import_string
 
 from ..conf import conf
+from ..exceptions import StoredBytesMissing
 
 __all__ = [
     "ChunkStore",
@@ -50,10 +51,6 @@ StoreState = dict[str, Any] | None
 
 class StoreBusy(Exception):
     """Another writer holds the object (a stalled request whose lease already ran out)."""
-
-
-class StoredBytesMissing(Exception):
-    """The store holds fewer bytes than were acknowledged (deleted or lost outside the app)."""
 
 
 class ChunkWriter(Protocol):

@@ -18,24 +18,17 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from django.http import HttpRequest
 
-from .conf import conf
+from ..conf import conf
+from . import Readable, ReplayStream, content_length
 
 logger = logging.getLogger(__name__)
 
 _GUNICORN_BODY = ("gunicorn.http.body", "Body")
 _GUNICORN_LENGTH_READER = ("gunicorn.http.body", "LengthReader")
-
-
-class Readable(Protocol):
-    """What the parsers read a body through: ``read(size)`` may return fewer bytes, ``b""`` at
-    the end."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def open_body(stream: Any, django_request: HttpRequest) -> Readable:
@@ -55,35 +48,9 @@ def open_body(stream: Any, django_request: HttpRequest) -> Readable:
     return body
 
 
-def content_length(meta: Mapping[str, Any]) -> int | None:
-    """The request's declared body length; ``None`` when missing, invalid or negative."""
-    try:
-        length = int(meta.get("CONTENT_LENGTH") or "")
-    except (TypeError, ValueError):
-        return None
-    return length if length >= 0 else None
-
-
 def _is(obj: object, qualified: tuple[str, str]) -> bool:
     cls = type(obj)
     return (cls.__module__, cls.__name__) == qualified
-
-
-class ReplayStream:
-    """Bytes already read (``head``) first, then what ``read_rest(size)`` gives."""
-
-    def __init__(self, head: bytes, read_rest: Callable[[int], bytes]) -> None:
-        self._head = memoryview(head)
-        self._read_rest = read_rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        """Up to ``size`` bytes (all of ``head``, or all that is left, when negative)."""
-        if self._head:
-            count = len(self._head) if size < 0 else size
-            head = bytes(self._head[:count])
-            self._head = self._head[count:]
-            return head
-        return self._read_rest(size)
 
 
 class GunicornSocketBody(ReplayStream):

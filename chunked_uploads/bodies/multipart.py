@@ -23,7 +23,7 @@ from typing import Any
 
 from django.utils.http import parse_header_parameters
 
-from .bodies import ReplayStream
+from . import ReplayStream
 
 # The chunk's part must start within this many bytes; else Django parses the whole body.
 MAX_PREFIX = 64 * 1024

@@ -32,7 +32,7 @@ from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.parser import RequestParser
 from rest_framework.authtoken.models import Token
 
-from chunked_uploads.bodies import GunicornSocketBody, open_body
+from chunked_uploads.bodies.gunicorn import GunicornSocketBody, open_body
 from chunked_uploads.models import ChunkedUpload
 
 from .conftest import LIST_URL, stored_bytes
@@ -233,7 +233,7 @@ def test_chunks_through_the_wsgi_application(
     """Whole chunk requests over gunicorn's parser into the project's WSGI application."""
     from django.core.wsgi import get_wsgi_application
 
-    caplog.set_level(logging.DEBUG, logger="chunked_uploads.bodies")
+    caplog.set_level(logging.DEBUG, logger="chunked_uploads.bodies.gunicorn")
     application = get_wsgi_application()
     token = Token.objects.create(user=user).key
     data = os.urandom(2 * 1024 * 1024 + 5)

@@ -22,7 +22,7 @@ from django.core.exceptions import TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser
 
-from chunked_uploads.multipart import MAX_PREFIX, split_chunk_part
+from chunked_uploads.bodies.multipart import MAX_PREFIX, split_chunk_part
 
 BOUNDARY = "xYzZY-boundary"
 FIELD = "file"
@@ -251,7 +251,7 @@ def test_the_chunk_part_counts_against_the_file_limit(
 def test_a_trickled_body_is_searched_a_bounded_number_of_times(monkeypatch: Any) -> None:
     """A client sending its first 64 KiB a byte per packet: the search for the chunk's part
     must not start over for every byte (quadratic work on the server)."""
-    from chunked_uploads import multipart
+    from chunked_uploads.bodies import multipart
 
     searches = []
     real = multipart._next_part
