@@ -41,7 +41,7 @@ DEFAULTS = [
     ("max_chunk_bytes", None),
     ("fsync", False),
     ("lease_seconds", 60.0),
-    ("socket_reads", True),
+    ("socket_reads", False),
 ]
 
 OVERRIDES = [
@@ -61,7 +61,7 @@ OVERRIDES = [
     ("MAX_CHUNK_BYTES", "max_chunk_bytes", 4096, 4096),
     ("FSYNC", "fsync", True, True),
     ("LEASE_SECONDS", "lease_seconds", 5, 5),
-    ("SOCKET_READS", "socket_reads", False, False),
+    ("SOCKET_READS", "socket_reads", True, True),
 ]
 
 

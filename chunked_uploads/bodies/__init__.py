@@ -11,6 +11,7 @@ integration (``gunicorn.py``, off unless ``DRF_CHUNKED_UPLOAD_SOCKET_READS`` is 
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 # Bytes read from the request per step: large enough for full-speed I/O, small enough to bound
 # memory whatever the chunk size.
 BLOCK_SIZE = 1024 * 1024
+MAX_FILENAME_LENGTH = 255
 
 
 class Readable(Protocol):
@@ -75,3 +77,13 @@ class ReplayStream:
             self._head = self._head[count:]
             return head
         return self._read_rest(size)
+
+
+def clean_filename(name: str | None) -> str | None:
+    """A client's file name made safe to store (never to use as a path): last path component,
+    no control characters, at most 255 characters."""
+    if not name:
+        return None
+    name = posixpath.basename(name.replace("\\", "/"))
+    name = "".join(char for char in name if char.isprintable())
+    return name[:MAX_FILENAME_LENGTH] or None

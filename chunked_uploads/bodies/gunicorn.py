@@ -1,8 +1,8 @@
-"""A chunk request's body as a stream: read from the socket itself under gunicorn, else as WSGI gives it.
+"""Optional integration: read a chunk's body from gunicorn's socket itself, off by default.
 
 gunicorn's ``wsgi.input`` passes each body byte through several buffers (its unreader's, its
-reader's and its body's ``BytesIO``, each written, read back and sliced): measured here, a bare WSGI
-app that only writes and md5s raw bodies spends ~40 % of its CPU there. When the request is served
+reader's and its body's ``BytesIO``, each written, read back and sliced; docs/benchmarks.md has
+what that costs). With ``DRF_CHUNKED_UPLOAD_SOCKET_READS = True``, when the request is served
 by gunicorn's sync or gthread worker, has a ``Content-Length`` body and nothing has read it yet,
 ``open_body()`` takes over gunicorn's connection for the rest of that body: the bytes gunicorn has
 already buffered are handed out first, then the socket is read with ``recv()``, one copy per byte.
