@@ -52,7 +52,7 @@ class PartHeaders:
 
 @dataclass
 class Split:
-    """What ``split_chunk_part()`` leaves for Django: the body with the chunk's part emptied."""
+    """What ``ChunkPartReader.rest()`` leaves for Django: the body with the chunk's part emptied."""
 
     rest: ReplayStream
     removed: int  # bytes taken out of the body (the part's data; its line break is put back)
