@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from chunked_uploads import signals
 from chunked_uploads.models import ChunkedUpload
-from tests.conftest import LIST_URL, md5, put_chunk, upload_in_chunks
+from tests.helpers import LIST_URL, md5, put_chunk, upload_in_chunks
 
 CHANGELIST = "/admin/chunked_uploads/chunkedupload/"
 

@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import LIST_URL, md5, put_chunk, stored_bytes
+from .helpers import LIST_URL, md5, put_chunk, stored_bytes
 from .servers import LiveServer, live_server
 
 TOTAL = 300_000

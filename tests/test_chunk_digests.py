@@ -17,7 +17,7 @@ from chunked_uploads.chunk_digests import parse_body_digests
 from chunked_uploads.exceptions import InvalidChunkDigest
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import LIST_URL, put_chunk, stored_bytes
+from .helpers import LIST_URL, put_chunk, stored_bytes
 
 
 def b64(algorithm: str, data: bytes) -> str:

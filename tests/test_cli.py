@@ -18,7 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chunked_uploads import cli
+from chunked_uploads.__main__ import EXIT_MISSING_DEPENDENCY
+from chunked_uploads.client import cli
+
+from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "example_project"
@@ -38,12 +41,6 @@ class Server:
     def stored(self, upload_id: str) -> bytes:
         (path,) = self.media.rglob(f"{upload_id}.*")
         return path.read_bytes()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
@@ -312,7 +309,7 @@ def test_without_httpx_one_line_says_what_to_install(
         commands.append([str(console_script), *args])
     for command in commands:
         result = subprocess.run(command, env=without_httpx, capture_output=True, text=True)
-        assert result.returncode == cli.EXIT_MISSING_DEPENDENCY, result.stderr
+        assert result.returncode == EXIT_MISSING_DEPENDENCY, result.stderr
         assert result.stdout == ""
         assert "Traceback" not in result.stderr
         (line,) = result.stderr.splitlines()

@@ -22,6 +22,8 @@ from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
 
+from .helpers import free_port, stored_bytes
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHUNK = 64 * 1024
@@ -92,12 +94,6 @@ def chunks_seen() -> Iterator[list[tuple[int, int]]]:
     signals.chunk_received.disconnect(record)
 
 
-def stored_bytes(upload_id: str) -> bytes:
-    upload = ChunkedUpload.objects.get(pk=upload_id)
-    with upload.file.open("rb") as file:
-        return file.read()
-
-
 def test_upload_sends_chunks_and_completes(
     token: Any, list_url: str, data_file: Path, chunks_seen: list[tuple[int, int]]
 ) -> None:
@@ -114,7 +110,7 @@ def test_upload_sends_chunks_and_completes(
     assert result.offset == result.size == len(content)
     assert result.filename == "data.bin"
     assert result.url == f"{list_url}{result.id}/"
-    assert stored_bytes(result.id) == content
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == content
     assert ChunkedUpload.objects.get(pk=result.id).checksum == hashlib.md5(content).hexdigest()
     assert [start for start, _ in chunks_seen] == list(range(0, len(content), CHUNK))
     assert reports[-1] == (len(content), len(content))
@@ -126,7 +122,7 @@ def test_multipart_bodies_and_a_unicode_name(token: Any, list_url: str, data_fil
         data_file, list_url, chunk_size=CHUNK, auth=token, multipart=True, filename="été.bin"
     )
     assert result.filename == "été.bin"
-    assert stored_bytes(result.id) == data_file.read_bytes()
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
 
 
 def test_file_object_and_empty_file(token: Any, list_url: str, tmp_path: Path) -> None:
@@ -134,7 +130,7 @@ def test_file_object_and_empty_file(token: Any, list_url: str, tmp_path: Path) -
         result = client.upload(empty, list_url, auth=token)
     assert result.status == "complete"
     assert result.size == 0
-    assert stored_bytes(result.id) == b""
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == b""
 
 
 def test_server_failure_mid_upload_is_retried_from_the_servers_offset(
@@ -157,7 +153,7 @@ def test_server_failure_mid_upload_is_retried_from_the_servers_offset(
     content = data_file.read_bytes()
     assert failures == [2 * CHUNK]
     assert [start for start, _ in chunks_seen] == list(range(0, len(content), CHUNK))
-    assert stored_bytes(result.id) == content
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == content
 
 
 def test_busy_upload_is_retried(token: Any, list_url: str, data_file: Path) -> None:
@@ -187,7 +183,7 @@ def test_busy_upload_is_retried(token: Any, list_url: str, data_file: Path) -> N
         signals.chunk_received.disconnect(busy_twice)
         http.close()
     assert calls == [CHUNK, 2 * CHUNK]
-    assert stored_bytes(result.id) == data_file.read_bytes()
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
 
 
 def test_interrupted_process_resumes_from_the_state_file(
@@ -211,7 +207,7 @@ def test_interrupted_process_resumes_from_the_state_file(
     assert str(result.id) == str(upload.pk)
     # Every chunk was sent once: the second run started where the first one stopped.
     assert [start for start, _ in chunks_seen] == list(range(0, len(content), CHUNK))
-    assert stored_bytes(result.id) == content
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == content
     assert not state_file.exists()
 
 
@@ -224,7 +220,7 @@ def test_state_of_another_file_version_is_ignored(
     data_file.write_bytes(os.urandom(2 * CHUNK))  # same path, new content: a new upload
     result = client.upload(data_file, list_url, chunk_size=CHUNK, auth=token, state_file=state_file)
     assert str(result.id) != str(first.pk)
-    assert stored_bytes(result.id) == data_file.read_bytes()
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
 
 
 def test_state_of_an_aborted_upload_starts_over(
@@ -237,7 +233,7 @@ def test_state_of_an_aborted_upload_starts_over(
     client.abort(upload_url, auth=token)
     assert not ChunkedUpload.objects.exists()
     result = client.upload(data_file, list_url, chunk_size=CHUNK, auth=token, state_file=state_file)
-    assert stored_bytes(result.id) == data_file.read_bytes()
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
 
 
 def test_offset_mismatch_moves_to_the_expected_offset(
@@ -278,7 +274,7 @@ def test_offset_mismatch_moves_to_the_expected_offset(
         result = uploader.run()
     assert statuses[0] == 400  # offset_mismatch, then straight to expected_offset
     assert len(statuses) == 1 + 4 + 1  # the refusal, the 4 chunks left, the completion
-    assert stored_bytes(result.id) == content
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == content
 
 
 def test_wrong_algorithm_is_a_clear_error(token: Any, list_url: str, data_file: Path) -> None:
@@ -303,11 +299,21 @@ def test_network_errors_are_retried_then_given_up(data_file: Path, unused_port: 
 
 @pytest.fixture
 def unused_port() -> int:
-    import socket
+    return free_port()
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+def test_the_client_imports_nothing_from_the_server_side() -> None:
+    """The client and its command line run where neither Django nor DRF is installed."""
+    script = (
+        "import sys, chunked_uploads.client, chunked_uploads.client.cli, chunked_uploads.__main__; "
+        "print(sorted({name.split('.')[0] for name in sys.modules}))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout
+    assert "'httpx'" in loaded  # the client really was imported
+    assert "'django'" not in loaded
+    assert "'rest_framework'" not in loaded
 
 
 def test_missing_httpx_is_a_clear_import_error() -> None:
@@ -341,7 +347,7 @@ def test_lost_completion_answer_is_recovered(token: Any, list_url: str, data_fil
         result = client.upload(data_file, list_url, chunk_size=CHUNK, http=http, backoff=0.01)
     assert lost == [result.url]
     assert result.status == "complete"
-    assert stored_bytes(result.id) == data_file.read_bytes()
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
 
 
 def test_saved_upload_that_completed_is_returned(
@@ -376,7 +382,7 @@ def test_basic_auth_with_a_user_password_tuple(
         data_file, f"{live_server.url}/api/uploads/", auth=("erin", "erin-password")
     )
     assert ChunkedUpload.objects.get(pk=result.id).user.username == "erin"
-    assert stored_bytes(result.id) == data_file.read_bytes()
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
 
 
 def test_failed_completion_hook_is_retried_and_then_reported(
@@ -404,7 +410,7 @@ def test_failed_completion_hook_is_retried_and_then_reported(
         (upload,) = ChunkedUpload.objects.filter(filename="always.bin")
         assert upload.status == "uploading"
         assert len(calls) == 3
-        from chunked_uploads import cli
+        from chunked_uploads.client import cli
 
         argv = ["upload", str(always), "--url", list_url, "--token", token.header.split()[1]]
         argv += ["--retries", "1", "--state-file", str(tmp_path / "state.json")]
@@ -421,7 +427,7 @@ def test_field_name_for_multipart_chunks_and_the_single_shot(
     url = f"{live_server.url}/hooks/field/"
     options: dict[str, Any] = {"auth": token, "field_name": "the_file", "multipart": True}
     result = client.upload(data_file, url, chunk_size=CHUNK, **options)
-    assert stored_bytes(result.id) == data_file.read_bytes()
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
     empty = tmp_path / "empty.bin"
     empty.write_bytes(b"")
     for multipart in (True, False):  # the single shot is multipart even in raw mode

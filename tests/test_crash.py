@@ -24,6 +24,7 @@ from functools import partial
 import httpx
 import pytest
 
+from .helpers import put_chunk_live
 from .servers import LiveServer, live_server
 
 TRIALS = int(os.environ.get("CHUNKED_UPLOADS_CRASH_TRIALS", "8"))
@@ -152,15 +153,12 @@ def test_client_disconnect_mid_body(server: LiveServer) -> None:
 
 def start_upload(server: LiveServer, source: bytes) -> tuple[str, str]:
     """Create an upload whose first FIRST bytes are acknowledged; return its id and path."""
-    response = put(server, server.url + "/api/uploads/", source[:FIRST], 0, len(source))
+    response = put_chunk_live(
+        server, server.url + "/api/uploads/", source[:FIRST], 0, len(source), filename="crash.bin"
+    )
     assert response.status_code == 200, response.text
     upload_id: str = response.json()["id"]
     return upload_id, f"/api/uploads/{upload_id}/"
-
-
-def put(server: LiveServer, url: str, data: bytes, start: int, total: int) -> httpx.Response:
-    headers = {**server.headers, "Content-Range": f"bytes {start}-{start + len(data) - 1}/{total}"}
-    return httpx.put(url, headers=headers, files={"file": ("crash.bin", data)}, timeout=60)
 
 
 def server_offset(server: LiveServer, upload_id: str) -> int:
@@ -175,7 +173,9 @@ def resume_and_complete(server: LiveServer, upload_id: str, source: bytes, offse
     url = f"{server.url}/api/uploads/{upload_id}/"
     while offset < len(source):
         data = source[offset : offset + CHUNK]
-        response = retry_while_busy(partial(put, server, url, data, offset, len(source)))
+        response = retry_while_busy(
+            partial(put_chunk_live, server, url, data, offset, len(source), filename="crash.bin")
+        )
         assert response.status_code == 200, response.text
         offset = response.json()["offset"]
         assert server.stored_bytes(upload_id) == source[:offset]

@@ -17,7 +17,7 @@ from chunked_uploads import signals, uploads
 from chunked_uploads.models import ChunkedUpload, UploadStatus
 from chunked_uploads.ranges import ContentRange
 
-from .conftest import file_name
+from .helpers import file_name
 
 HEADER = "Processing uploads for model chunked_uploads.ChunkedUpload..."
 

@@ -21,7 +21,7 @@ from rest_framework.authtoken.models import Token
 
 from chunked_uploads.models import ChunkedUpload, UploadStatus
 
-from .conftest import LIST_URL, stored_bytes
+from .helpers import LIST_URL, stored_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,9 +42,10 @@ def uneven_bounds(total: int, chunks: int, seed: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
-def put_chunk(
+def put_slice(
     client: httpx.Client, url: str, data: bytes, start: int, end: int, *, raw: bool
 ) -> httpx.Response:
+    """PUT ``data[start:end]`` through pytest-django's live server (``http`` carries the token)."""
     headers = {"Content-Range": f"bytes {start}-{end - 1}/{len(data)}"}
     if raw:
         headers["Content-Type"] = "application/octet-stream"
@@ -60,12 +61,12 @@ def test_multi_chunk_upload_with_resume(http: httpx.Client) -> None:
     assert len({end - start for start, end in bounds}) == 7
 
     start, end = bounds[0]
-    response = put_chunk(http, LIST_URL, data, start, end, raw=False)
+    response = put_slice(http, LIST_URL, data, start, end, raw=False)
     assert response.status_code == 200, response.text
     url = response.json()["url"]
     assert url.startswith(str(http.base_url))
     for index, (start, end) in enumerate(bounds[1:4], start=1):
-        response = put_chunk(http, url, data, start, end, raw=index % 2 == 1)
+        response = put_slice(http, url, data, start, end, raw=index % 2 == 1)
         assert response.status_code == 200, response.text
         assert response.json()["offset"] == end
 
@@ -75,13 +76,13 @@ def test_multi_chunk_upload_with_resume(http: httpx.Client) -> None:
     offset = response.json()["offset"]
     assert offset == bounds[3][1]
     # Resending an acknowledged chunk is refused with the offset to continue from.
-    response = put_chunk(http, url, data, bounds[2][0], bounds[2][1], raw=True)
+    response = put_slice(http, url, data, bounds[2][0], bounds[2][1], raw=True)
     assert response.status_code == 400
     assert response.json()["expected_offset"] == offset
 
     remaining = [(start, end) for start, end in bounds if start >= offset]
     for index, (start, end) in enumerate(remaining):
-        response = put_chunk(http, url, data, start, end, raw=index % 2 == 0)
+        response = put_slice(http, url, data, start, end, raw=index % 2 == 0)
         assert response.status_code == 200, response.text
     assert response.json()["offset"] == len(data)
 

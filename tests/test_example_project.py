@@ -19,7 +19,7 @@ from chunked_uploads import uploads
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.ranges import ContentRange
 
-from .conftest import LIST_URL, put_chunk
+from .helpers import LIST_URL, put_chunk
 
 MANAGE = Path(__file__).resolve().parent.parent / "example_project" / "manage.py"
 

@@ -35,7 +35,7 @@ from rest_framework.authtoken.models import Token
 from chunked_uploads.bodies.gunicorn import GunicornSocketBody, open_body
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import LIST_URL, stored_bytes
+from .helpers import LIST_URL, stored_bytes
 from .servers import live_server
 
 
@@ -80,7 +80,7 @@ def conn() -> Iterator[Connection]:
     connection.close()
 
 
-def put(path: str, body: bytes, headers: str = "") -> bytes:
+def put_request(path: str, body: bytes, headers: str = "") -> bytes:
     head = (
         f"PUT {path} HTTP/1.1\r\nHost: testserver\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
     )
@@ -97,7 +97,7 @@ def read_all(stream: Any, size: int) -> bytes:
 def test_body_is_read_whole_and_a_pipelined_request_still_parses(conn: Connection) -> None:
     body = os.urandom(3 * 1024 * 1024 + 17)
     second = os.urandom(1000)
-    conn.send(put("/first", body) + put("/second", second))
+    conn.send(put_request("/first", body) + put_request("/second", second))
     request = conn.next_request()
     direct = GunicornSocketBody.attach(request.body, len(body))
     assert direct is not None
@@ -111,7 +111,7 @@ def test_body_is_read_whole_and_a_pipelined_request_still_parses(conn: Connectio
 
 def test_bytes_gunicorn_buffered_with_the_headers_come_first(conn: Connection) -> None:
     body = b"0123456789" * 100
-    conn.send(put("/small", body))  # small enough to arrive in gunicorn's first recv()
+    conn.send(put_request("/small", body))  # small enough to arrive in gunicorn's first recv()
     request = conn.next_request()
     direct = GunicornSocketBody.attach(request.body, len(body))
     assert direct is not None
@@ -120,7 +120,7 @@ def test_bytes_gunicorn_buffered_with_the_headers_come_first(conn: Connection) -
 
 
 def test_a_pipelined_request_read_ahead_with_the_body_is_given_back(conn: Connection) -> None:
-    conn.send(put("/first", b"first body") + put("/second", b"second body"))
+    conn.send(put_request("/first", b"first body") + put_request("/second", b"second body"))
     request = conn.next_request()  # one recv(): headers, body and the next request
     direct = GunicornSocketBody.attach(request.body, len(b"first body"))
     assert direct is not None
@@ -131,7 +131,7 @@ def test_a_pipelined_request_read_ahead_with_the_body_is_given_back(conn: Connec
 
 def test_a_body_gunicorn_already_started_on_is_left_to_gunicorn(conn: Connection) -> None:
     body = os.urandom(200_000)
-    conn.send(put("/x", body))
+    conn.send(put_request("/x", body))
     request = conn.next_request()
     start = request.body.read(10)
     assert GunicornSocketBody.attach(request.body, len(body)) is None
@@ -160,7 +160,7 @@ def test_a_client_that_stops_mid_body_gives_a_short_body(conn: Connection) -> No
 
 
 def test_a_length_that_disagrees_with_gunicorns_is_left_alone(conn: Connection) -> None:
-    conn.send(put("/x", b"abc"))
+    conn.send(put_request("/x", b"abc"))
     request = conn.next_request()
     assert GunicornSocketBody.attach(request.body, 4) is None
     assert request.body.read() == b"abc"
@@ -184,7 +184,7 @@ def django_request(conn: Connection, raw: bytes) -> WSGIRequest:
 
 @override_settings(DRF_CHUNKED_UPLOAD_SOCKET_READS=True)
 def test_open_body_takes_over_an_unread_gunicorn_body(conn: Connection) -> None:
-    request = django_request(conn, put("/x", b"payload"))
+    request = django_request(conn, put_request("/x", b"payload"))
     stream = open_body(request, request)
     assert isinstance(stream, GunicornSocketBody)
     assert stream.read(100) == b"payload"
@@ -194,14 +194,14 @@ def test_open_body_takes_over_an_unread_gunicorn_body(conn: Connection) -> None:
 
 @override_settings(DRF_CHUNKED_UPLOAD_SOCKET_READS=True)
 def test_open_body_leaves_a_body_django_started_reading(conn: Connection) -> None:
-    request = django_request(conn, put("/x", b"payload"))
+    request = django_request(conn, put_request("/x", b"payload"))
     assert request.read(3) == b"pay"
     assert open_body(request, request) is request
     assert request.read() == b"load"
 
 
 def test_open_body_is_off_by_default(conn: Connection) -> None:
-    request = django_request(conn, put("/x", b"payload"))
+    request = django_request(conn, put_request("/x", b"payload"))
     assert open_body(request, request) is request
     assert request.body == b"payload"
 
@@ -255,7 +255,7 @@ def test_chunks_through_the_wsgi_application(
             f"Content-Type: {content_type}\r\nAuthorization: Token {token}\r\n"
             f"Content-Range: bytes {start}-{end - 1}/{len(data)}\r\n"
         )
-        conn.send(put(url, body, headers))
+        conn.send(put_request(url, body, headers))
         request = conn.next_request()
         _, environ = gunicorn_wsgi.create(
             request, conn.server, ("127.0.0.1", 40000), ("testserver", 80), Config()

@@ -108,3 +108,16 @@ def test_the_core_imports_no_drf_and_no_edge(layer: str) -> None:
         assert not drf, f"{module} reaches DRF: {drf}"
         assert not edges, f"{module} reaches a protocol edge: {edges}"
         assert not aliases, f"{module} reaches the native edge's aliases: {aliases}"
+
+
+def test_the_client_imports_nothing_of_the_server() -> None:
+    """The client and CLI are a client: no server module, no Django, no DRF."""
+    for module in (name for name in MODULES if in_layer(name, "client")):
+        reached = closure(module)
+        server = sorted(
+            name
+            for name in reached
+            if (name.startswith(NAME + ".") and not in_layer(name, "client"))
+            or name.split(".")[0] in ("django", "rest_framework")
+        )
+        assert not server, f"{module} reaches the server side: {server}"

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from chunked_uploads.logs import edge_logger
 from chunked_uploads.views import ChunkedUploadViewSet
 
-from .conftest import LIST_URL, md5, put_chunk, upload_in_chunks
+from .helpers import LIST_URL, md5, put_chunk, upload_in_chunks
 
 FIELDS = ("event", "protocol", "upload_id", "user_id")
 

@@ -25,7 +25,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
-from .conftest import LIST_URL, md5, put_chunk, upload_in_chunks
+from .helpers import LIST_URL, md5, put_chunk, upload_in_chunks
 from .servers import EXAMPLE, ROOT, LiveServer, live_server
 
 NATIVE = {"protocol": "native"}

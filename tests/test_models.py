@@ -23,7 +23,7 @@ from chunked_uploads.models import (
 )
 from chunked_uploads.ranges import ContentRange
 
-from .conftest import file_name
+from .helpers import file_name
 
 MOMENT = "2031-02-03 04:05:06+00:00"
 

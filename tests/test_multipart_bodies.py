@@ -330,7 +330,7 @@ def put_multipart(api: Any, body: bytes, start: int, end: int, total: int) -> An
 def test_a_chunk_is_stored_whichever_way_it_is_read(api: Any, prefix: bytes) -> None:
     from chunked_uploads.models import ChunkedUpload
 
-    from .conftest import stored_bytes
+    from .helpers import stored_bytes
 
     chunk = tricky_data(50_000, 5)
     body = prefix + file_part(FIELD, chunk, "a.bin") + field("filename", "named.bin") + closing()
@@ -346,7 +346,7 @@ def test_a_base64_encoded_chunk_part_is_decoded_by_django(api: Any) -> None:
 
     from chunked_uploads.models import ChunkedUpload
 
-    from .conftest import stored_bytes
+    from .helpers import stored_bytes
 
     chunk = os.urandom(3000)
     encoded = base64.b64encode(chunk)

@@ -18,7 +18,7 @@ from django.test import Client
 
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import LIST_URL, md5, stored_bytes
+from .helpers import LIST_URL, md5, stored_bytes
 
 LOGIN_URL = "/api-auth/login/"
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS
+from .helpers import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.skipif(

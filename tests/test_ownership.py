@@ -17,7 +17,7 @@ from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
 
-from .conftest import LIST_URL, md5, put_chunk, stored_bytes
+from .helpers import LIST_URL, md5, put_chunk, stored_bytes
 
 OPEN_LIST_URL = "/api/open-uploads/"
 TOTAL = 300_000

@@ -12,7 +12,6 @@ on each database, the numbers in docs/guarantees.md come from a run with hundred
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import Counter
@@ -24,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .helpers import complete_live, put_chunk_live
 from .servers import LiveServer, live_server
 
 ROUNDS = int(os.environ.get("CHUNKED_UPLOADS_RACE_ROUNDS", "30"))
@@ -36,18 +36,6 @@ LIST_PATH = "/api/uploads/"
 def server() -> Iterator[LiveServer]:
     with live_server(workers=2) as running:
         yield running
-
-
-def put_chunk(server: LiveServer, url: str, data: bytes, start: int, total: int) -> httpx.Response:
-    """PUT one chunk as multipart on a fresh connection."""
-    headers = {**server.headers, "Content-Range": f"bytes {start}-{start + len(data) - 1}/{total}"}
-    with httpx.Client(timeout=60) as client:
-        return client.put(url, headers=headers, files={"file": ("race.bin", data)})
-
-
-def complete(server: LiveServer, url: str, data: bytes) -> httpx.Response:
-    with httpx.Client(timeout=60) as client:
-        return client.post(url, headers=server.headers, json={"md5": hashlib.md5(data).hexdigest()})
 
 
 def race(calls: Sequence[Callable[[], httpx.Response]]) -> list[httpx.Response]:
@@ -63,7 +51,7 @@ def race(calls: Sequence[Callable[[], httpx.Response]]) -> list[httpx.Response]:
 
 
 def start_upload(server: LiveServer, first: bytes, total: int) -> str:
-    response = put_chunk(server, server.url + LIST_PATH, first, 0, total)
+    response = put_chunk_live(server, server.url + LIST_PATH, first, 0, total)
     assert response.status_code == 200, response.text
     url: str = response.json()["url"]
     return url
@@ -93,7 +81,7 @@ def test_same_chunk_raced_by_many_clients(server: LiveServer) -> None:
     for round_ in range(1, ROUNDS + 1):
         start = round_ * CHUNK
         chunks = [os.urandom(CHUNK) for _ in range(RACERS)]
-        calls = [partial(put_chunk, server, url, c, start, total) for c in chunks]
+        calls = [partial(put_chunk_live, server, url, c, start, total) for c in chunks]
         responses = race(calls)
         winners = [i for i, r in enumerate(responses) if r.status_code == 200]
         assert len(winners) == 1, [(r.status_code, r.text) for r in responses]
@@ -104,7 +92,7 @@ def test_same_chunk_raced_by_many_clients(server: LiveServer) -> None:
         accepted.append(chunks[winners[0]])
         outcomes.update(f"{r.status_code} {r.json().get('code', '')}".strip() for r in responses)
     expected = b"".join(accepted)
-    response = complete(server, url, expected)
+    response = complete_live(server, url, expected)
     assert response.status_code == 200, response.text
     assert server.stored_bytes(response.json()["id"]) == expected
     print(f"{ROUNDS} rounds x {RACERS} racers: {dict(outcomes)}")  # shown with -rP
@@ -121,8 +109,8 @@ def test_completion_racing_the_last_chunk(server: LiveServer) -> None:
         last = source[2 * CHUNK :]
         appended, completed = race(
             [
-                partial(put_chunk, server, url, last, 2 * CHUNK, len(source)),
-                partial(complete, server, url, source),
+                partial(put_chunk_live, server, url, last, 2 * CHUNK, len(source)),
+                partial(complete_live, server, url, source),
             ]
         )
         assert appended.status_code in (200, 409), appended.text
@@ -140,10 +128,10 @@ def finish(
     """Retry whatever lost the race, then check the completed file."""
     start = 2 * CHUNK
     if appended.status_code != 200:
-        appended = put_chunk(server, url, source[start:], start, len(source))
+        appended = put_chunk_live(server, url, source[start:], start, len(source))
         assert appended.status_code == 200, appended.text
     if completed.status_code != 200:
-        completed = complete(server, url, source)
+        completed = complete_live(server, url, source)
         assert completed.status_code == 200, completed.text
     assert server.stored_bytes(completed.json()["id"]) == source
 
@@ -155,19 +143,19 @@ def test_completion_racing_a_retried_chunk(server: LiveServer) -> None:
     for _ in range(max(ROUNDS // 3, 5)):
         source = os.urandom(2 * CHUNK)
         url = start_upload(server, source[:CHUNK], len(source))
-        response = put_chunk(server, url, source[CHUNK:], CHUNK, len(source))
+        response = put_chunk_live(server, url, source[CHUNK:], CHUNK, len(source))
         assert response.status_code == 200, response.text
         retried, completed = race(
             [
-                partial(put_chunk, server, url, os.urandom(CHUNK), CHUNK, len(source)),
-                partial(complete, server, url, source),
+                partial(put_chunk_live, server, url, os.urandom(CHUNK), CHUNK, len(source)),
+                partial(complete_live, server, url, source),
             ]
         )
         assert retried.status_code in (400, 409), retried.text
         assert retried.json()["code"] in ("offset_mismatch", "upload_busy", "upload_complete")
         assert completed.status_code in (200, 409), completed.text
         if completed.status_code == 409:
-            completed = complete(server, url, source)
+            completed = complete_live(server, url, source)
         assert completed.status_code == 200, completed.text
         assert server.stored_bytes(completed.json()["id"]) == source
 
@@ -180,7 +168,7 @@ def test_two_completions_at_once(server: LiveServer) -> None:
     for _ in range(max(ROUNDS // 3, 5)):
         source = os.urandom(CHUNK)
         url = start_upload(server, source, len(source))
-        responses = race([partial(complete, server, url, source)] * RACERS)
+        responses = race([partial(complete_live, server, url, source)] * RACERS)
         codes = sorted(r.status_code for r in responses)
         assert codes.count(200) == 1, [(r.status_code, r.text) for r in responses]
         for response in responses:

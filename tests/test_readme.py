@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -43,13 +44,6 @@ def walkthrough() -> str:
     match = BLOCK.search(README.read_text())
     assert match, "README.md has no bash block after a <!-- walkthrough --> marker"
     return match.group(1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def example_env(tmp_path: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
 
-from .conftest import LIST_URL, md5, put_chunk, stored_bytes
+from .helpers import LIST_URL, md5, put_chunk, stored_bytes
 
 UPLOAD_ID = "5230ec1f-59d1-485d-9d79-74b853802e31"
 LIST_ACTIONS = {"get": "list", "put": "create", "post": "create_complete"}

@@ -22,7 +22,7 @@ from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.stores import get_store
 from chunked_uploads.stores.s3 import MIN_PART_SIZE, S3MultipartStore
 
-from .conftest import LIST_URL, md5, put_chunk
+from .helpers import LIST_URL, complete, md5, put_chunk
 from .s3server import CREDENTIALS, REGION, Bucket, s3_bucket, s3_endpoint  # noqa: F401
 
 MiB = 1024 * 1024
@@ -36,17 +36,12 @@ def bucket(s3_bucket: Bucket, settings: Any) -> Bucket:  # noqa: F811
     return s3_bucket
 
 
-def put(api: APIClient, url: str, data: bytes, start: int, total: int) -> dict[str, Any]:
+def append_raw(api: APIClient, url: str, data: bytes, start: int, total: int) -> dict[str, Any]:
+    """A raw chunk that must be acknowledged; the response body."""
     response = put_chunk(api, url, data, start, total, raw=True)
     assert response.status_code == 200, response.content
     body: dict[str, Any] = response.json()
     return body
-
-
-def complete(api: APIClient, url: str, data: bytes) -> ChunkedUpload:
-    response = api.post(url, {"md5": md5(data)}, format="json")
-    assert response.status_code == 200, response.content
-    return ChunkedUpload.objects.get(pk=response.json()["id"])
 
 
 def buffers(bucket: Bucket) -> list[str]:
@@ -57,7 +52,7 @@ def test_small_chunks_wait_in_a_buffer_object_until_a_part_is_full(
     bucket: Bucket, api: APIClient
 ) -> None:
     data = os.urandom(6 * MiB + 3)
-    body = put(api, LIST_URL, data[:MiB], 0, len(data))
+    body = append_raw(api, LIST_URL, data[:MiB], 0, len(data))
     upload = ChunkedUpload.objects.get()
     state = upload.store_state
     assert state["upload_id"] is None  # no multipart upload for less than one part
@@ -65,12 +60,12 @@ def test_small_chunks_wait_in_a_buffer_object_until_a_part_is_full(
     assert bucket.read(state["buffer"][0]) == data[:MiB]
     assert bucket.multipart_uploads() == []
     for start in range(MiB, 4 * MiB, MiB):
-        put(api, body["url"], data[start : start + MiB], start, len(data))
+        append_raw(api, body["url"], data[start : start + MiB], start, len(data))
         upload.refresh_from_db()
         assert bucket.read(upload.store_state["buffer"][0]) == data[: start + MiB]
         # The buffer this chunk superseded goes with the next chunk, never before it is acknowledged.
         assert len(buffers(bucket)) == 2
-    put(api, body["url"], data[4 * MiB : 5 * MiB], 4 * MiB, len(data))
+    append_raw(api, body["url"], data[4 * MiB : 5 * MiB], 4 * MiB, len(data))
     upload.refresh_from_db()
     state = upload.store_state
     assert state["buffer"] is None
@@ -79,7 +74,7 @@ def test_small_chunks_wait_in_a_buffer_object_until_a_part_is_full(
         Bucket=bucket.name, Key=state["key"], UploadId=state["upload_id"]
     )
     assert [part["Size"] for part in parts["Parts"]] == [5 * MiB]
-    put(api, body["url"], data[5 * MiB :], 5 * MiB, len(data))
+    append_raw(api, body["url"], data[5 * MiB :], 5 * MiB, len(data))
     upload = complete(api, body["url"], data)
     assert bucket.read(state["key"]) == data
     assert bucket.object_keys() == [state["key"]]
@@ -91,7 +86,7 @@ def test_a_large_chunk_is_cut_into_parts_as_it_arrives(
 ) -> None:
     settings.DRF_CHUNKED_UPLOAD_STORE = {"BACKEND": STORE, "OPTIONS": {"part_size": MIN_PART_SIZE}}
     data = os.urandom(12 * MiB)
-    body = put(api, LIST_URL, data, 0, len(data))
+    body = append_raw(api, LIST_URL, data, 0, len(data))
     state = ChunkedUpload.objects.get().store_state
     assert [part[2] for part in state["parts"]] == [5 * MiB, 5 * MiB]
     assert state["buffer"][1] == 2 * MiB
@@ -120,8 +115,8 @@ def test_explicit_bucket_and_endpoint_options(
     assert isinstance(store, S3MultipartStore)
     assert store.client is not settings.DRF_CHUNKED_UPLOAD_STORAGE_CLASS.connection.meta.client
     data = os.urandom(6 * MiB)
-    body = put(api, LIST_URL, data[: 5 * MiB], 0, len(data))
-    put(api, body["url"], data[5 * MiB :], 5 * MiB, len(data))
+    body = append_raw(api, LIST_URL, data[: 5 * MiB], 0, len(data))
+    append_raw(api, body["url"], data[5 * MiB :], 5 * MiB, len(data))
     upload = complete(api, body["url"], data)
     assert bucket.read(f"media/{upload.file.name}") == data
 
@@ -130,7 +125,7 @@ def test_completion_moves_the_object_if_the_extension_changed(
     bucket: Bucket, api: APIClient, settings: Any
 ) -> None:
     data = os.urandom(6 * MiB)
-    body = put(api, LIST_URL, data, 0, len(data))
+    body = append_raw(api, LIST_URL, data, 0, len(data))
     settings.DRF_CHUNKED_UPLOAD_COMPLETE_EXT = ".bin"
     upload = complete(api, body["url"], data)
     assert upload.file.name.endswith(".bin")
@@ -142,7 +137,7 @@ def test_abort_also_aborts_multipart_uploads_nobody_recorded(
     bucket: Bucket, api: APIClient, django_capture_on_commit_callbacks: Any
 ) -> None:
     data = os.urandom(20 * MiB)
-    body = put(api, LIST_URL, data[:MiB], 0, len(data))
+    body = append_raw(api, LIST_URL, data[:MiB], 0, len(data))
     upload = ChunkedUpload.objects.get()
     # A request that started the multipart upload, then died before recording it.
     writer = get_store().open_writer(upload.file.name, upload.offset, upload.store_state)
@@ -157,7 +152,7 @@ def test_abort_also_aborts_multipart_uploads_nobody_recorded(
 
 def test_a_lost_buffer_object_is_reported_not_papered_over(bucket: Bucket, api: APIClient) -> None:
     data = os.urandom(3 * MiB)
-    body = put(api, LIST_URL, data[:MiB], 0, len(data))
+    body = append_raw(api, LIST_URL, data[:MiB], 0, len(data))
     state = ChunkedUpload.objects.get().store_state
     bucket.client.delete_object(Bucket=bucket.name, Key=state["buffer"][0])
     response = put_chunk(api, body["url"], data[MiB:], MiB, len(data), raw=True)
@@ -232,8 +227,8 @@ def test_a_part_replaced_by_a_stalled_request_is_reported_not_a_500(
     request's part 1 was acknowledged. S3 refuses to complete with the recorded ETag: the client
     gets a JSON ``410 stored_bytes_missing``, not a 500, and the upload is not marked complete."""
     data = os.urandom(6 * MiB)
-    body = put(api, LIST_URL, data[: 5 * MiB], 0, len(data))
-    put(api, body["url"], data[5 * MiB :], 5 * MiB, len(data))
+    body = append_raw(api, LIST_URL, data[: 5 * MiB], 0, len(data))
+    append_raw(api, body["url"], data[5 * MiB :], 5 * MiB, len(data))
     state = ChunkedUpload.objects.get().store_state
     assert [part[0] for part in state["parts"]] == [1]
     bucket.client.upload_part(

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from .helpers import put_chunk_live
 from .s3server import Bucket, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 from .servers import (
     LiveServer,
@@ -84,20 +85,14 @@ def instances(request: Any, s3_bucket: Bucket) -> Iterator[list[LiveServer]]:  #
         yield servers
 
 
-def put(server: LiveServer, path: str, data: bytes, start: int, total: int) -> httpx.Response:
-    headers = {
-        **server.headers,
-        "Content-Type": "application/octet-stream",
-        "Content-Range": f"bytes {start}-{start + len(data) - 1}/{total}",
-        "Content-Disposition": 'attachment; filename="scaled.bin"',
-    }
-    return httpx.put(server.url + path, content=data, headers=headers, timeout=60)
-
-
 def race(servers: list[LiveServer], path: str, data: bytes, start: int, total: int) -> list[int]:
     """The same chunk sent to both instances at once; their status codes."""
     with ThreadPoolExecutor(max_workers=len(servers)) as pool:
-        responses = list(pool.map(lambda s: put(s, path, data, start, total), servers))
+        responses = list(
+            pool.map(
+                lambda s: put_chunk_live(s, s.url + path, data, start, total, raw=True), servers
+            )
+        )
     return sorted(response.status_code for response in responses)
 
 
@@ -111,7 +106,9 @@ def offset_on(server: LiveServer, path: str) -> int:
 def test_one_upload_across_two_instances(instances: list[LiveServer], s3_bucket: Bucket) -> None:  # noqa: F811
     data = os.urandom(7 * CHUNK + 11)
     total = len(data)
-    first = put(instances[0], "/api/uploads/", data[:CHUNK], 0, total)
+    first = put_chunk_live(
+        instances[0], instances[0].url + "/api/uploads/", data[:CHUNK], 0, total, raw=True
+    )
     assert first.status_code == 200, first.text
     path = f"/api/uploads/{first.json()['id']}/"
     offset = CHUNK
@@ -123,10 +120,11 @@ def test_one_upload_across_two_instances(instances: list[LiveServer], s3_bucket:
             assert statuses[0] == 200 and statuses[1] in {400, 409}, statuses
         else:
             server = instances[number % 2]
-            response = put(server, path, chunk, start, total)
+            response = put_chunk_live(server, server.url + path, chunk, start, total, raw=True)
             assert response.status_code == 200, response.text
             # The client lost that response and retries on the other instance.
-            retry = put(instances[(number + 1) % 2], path, chunk, start, total)
+            other = instances[(number + 1) % 2]
+            retry = put_chunk_live(other, other.url + path, chunk, start, total, raw=True)
             assert retry.status_code == 400, retry.text
             assert retry.json()["expected_offset"] == start + len(chunk)
         offset = start + len(chunk)

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from chunked_uploads import signals
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import LIST_URL, md5, put_chunk, upload_in_chunks
+from .helpers import LIST_URL, md5, put_chunk, upload_in_chunks
 
 SIGNALS = ("upload_started", "chunk_received", "upload_completed", "upload_aborted")
 Event = tuple[str, str, dict[str, Any]]

@@ -4,7 +4,7 @@ from typing import Any
 
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import md5, stored_bytes, upload_in_chunks
+from .helpers import md5, stored_bytes, upload_in_chunks
 
 
 def test_three_chunks_then_complete(api: Any, payload: bytes) -> None:

@@ -35,7 +35,7 @@ from chunked_uploads.stores.local import LocalFileStore
 from chunked_uploads.stores.s3 import S3MultipartStore
 from chunked_uploads.stores.storage import StorageStore
 
-from .conftest import LIST_URL, md5, put_chunk
+from .helpers import LIST_URL, complete, md5, put_chunk, stored_bytes
 from .s3server import Bucket, S3Storage, s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 MiB = 1024 * 1024
@@ -91,19 +91,6 @@ def send(api: APIClient, data: bytes, url: str = LIST_URL, start: int = 0, stop:
     return url
 
 
-def complete(api: APIClient, url: str, data: bytes) -> ChunkedUpload:
-    response = api.post(url, {"md5": md5(data)}, format="json")
-    assert response.status_code == 200, response.content
-    assert response.json()["status"] == "complete"
-    return ChunkedUpload.objects.get(pk=response.json()["id"])
-
-
-def final_bytes(upload: ChunkedUpload) -> bytes:
-    with upload.file.open("rb") as handle:
-        content: bytes = handle.read()
-    return content
-
-
 def test_the_configured_store_is_used(setup: Setup) -> None:
     assert type(get_store()) is setup.store_class
 
@@ -113,7 +100,7 @@ def test_multi_chunk_upload_is_stored_exactly(setup: Setup, api: APIClient, data
     assert api.get(url).json()["offset"] == len(data)
     upload = complete(api, url, data)
     assert upload.file.name.endswith(".done")
-    assert final_bytes(upload) == data
+    assert stored_bytes(upload) == data
     assert [name.rsplit("/", 1)[-1] for name in setup.leftovers()] == [f"{upload.pk}.done"]
 
 
@@ -123,7 +110,7 @@ def test_resume_from_the_reported_offset(setup: Setup, api: APIClient, data: byt
     offset = APIClient().get(url, HTTP_AUTHORIZATION=api._credentials["HTTP_AUTHORIZATION"])
     assert offset.json()["offset"] == 2 * CHUNK
     send(api, data, url, start=offset.json()["offset"])
-    assert final_bytes(complete(api, url, data)) == data
+    assert stored_bytes(complete(api, url, data)) == data
 
 
 def test_crash_after_writing_then_resume(setup: Setup, api: APIClient, data: bytes) -> None:
@@ -137,7 +124,7 @@ def test_crash_after_writing_then_resume(setup: Setup, api: APIClient, data: byt
     assert api.get(url).json()["offset"] == 2 * CHUNK
     send(api, data, url, start=2 * CHUNK)
     upload = complete(api, url, data)
-    assert final_bytes(upload) == data
+    assert stored_bytes(upload) == data
     assert [name.rsplit("/", 1)[-1] for name in setup.leftovers()] == [f"{upload.pk}.done"]
 
 
@@ -171,7 +158,7 @@ def test_a_failed_checksum_leaves_the_upload_resumable(
     url = send(api, data)
     response = api.post(url, {"md5": md5(b"something else")}, format="json")
     assert response.status_code == 400
-    assert final_bytes(complete(api, url, data)) == data
+    assert stored_bytes(complete(api, url, data)) == data
 
 
 def test_a_failed_completion_hook_leaves_the_upload_to_complete_again(
@@ -199,7 +186,7 @@ def test_a_failed_completion_hook_leaves_the_upload_to_complete_again(
         user.refresh_from_db()
         assert user.first_name == ""
         assert api.get(url).json()["status"] == "uploading"
-        assert final_bytes(complete(api, url, data)) == data
+        assert stored_bytes(complete(api, url, data)) == data
     finally:
         signals.upload_completed.disconnect(dispatch_uid="failing-hook")
     assert attempts == ["complete", "complete"]
@@ -314,7 +301,7 @@ def test_a_hook_failing_after_the_hand_off_keeps_the_upload_whole(
         signals.upload_completed.disconnect(dispatch_uid="hand-off")
     upload = ChunkedUpload.objects.get()
     assert upload.status == "uploading" and upload.file
-    assert final_bytes(upload) == data  # the upload still names its bytes
+    assert stored_bytes(upload) == data  # the upload still names its bytes
     assert target.name and not target.storage.exists(target.name)  # the failed copy is gone
     signals.upload_completed.connect(
         hand_off_on_completion(target), weak=False, dispatch_uid="hand-off"
@@ -376,7 +363,7 @@ def test_generic_store_on_in_memory_storage(api: APIClient, data: bytes) -> None
     with override_settings(DRF_CHUNKED_UPLOAD_STORAGE_CLASS=storage):
         url = send(api, data)
         upload = complete(api, url, data)
-        assert final_bytes(upload) == data
+        assert stored_bytes(upload) == data
     directory = upload.file.name.rsplit("/", 1)[0]
     assert storage.listdir(directory)[1] == [f"{upload.pk}.done"]
     assert storage.listdir(f"{directory}/{upload.pk}.part.chunks")[1] == []

@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, stored_bytes
+from .helpers import CHROMIUM, CHROMIUM_ARGS, stored_bytes
 
 EXTERNAL = re.compile(rb"""(?:src|href)=["'](?:https?:)?//""")
 

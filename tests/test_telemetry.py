@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from chunked_uploads import signals, telemetry
 from chunked_uploads.views import ChunkedUploadViewSet
 
-from .conftest import LIST_URL, md5, put_chunk
+from .helpers import LIST_URL, md5, put_chunk
 
 
 class Handled:

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 
 from chunked_uploads.models import ChunkedUpload
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS
+from .helpers import CHROMIUM, CHROMIUM_ARGS, stored_bytes
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHUNK = 64 * 1024
@@ -55,11 +55,6 @@ def page(browser: Any, live_server: Any, transactional_db: None) -> Iterator[Any
     page.click("[type=submit]")
     yield page
     context.close()
-
-
-def stored_bytes(upload: ChunkedUpload) -> bytes:
-    with upload.file.open("rb") as file:
-        return file.read()
 
 
 def test_page_needs_a_login(browser: Any, live_server: Any) -> None:

@@ -23,7 +23,7 @@ from chunked_uploads import exceptions, signals, uploads
 from chunked_uploads.models import AbstractChunkedUpload, ChunkedUpload, UploadStatus
 from chunked_uploads.ranges import ContentRange
 
-from .conftest import file_name, md5, stored_bytes
+from .helpers import file_name, md5, stored_bytes
 
 TOTAL = 30_000
 CHUNK = 10_000

@@ -1,50 +1,23 @@
-"""A Python client for the chunked upload protocol: create, append, resume, complete.
+"""The uploader: create, append, resume, complete one file, retrying what can be retried.
 
-``upload(path, url)`` sends a file in chunks to an upload server (the list URL, such as
-``https://host/api/uploads/``) and returns the completed upload. It survives interruptions: on a
-network error, a 5xx or a 409 ``upload_busy`` it waits (exponential backoff), asks the server for the
-offset (``GET``) and goes on from there; an ``offset_mismatch`` answer's ``expected_offset`` is
-honoured. With a ``state_file`` it also survives the process: the upload's URL is saved with the
-file's identity (path, size, mtime), and the next call with the same file resumes that upload.
-
-The whole file's checksum is computed while the chunks are acknowledged (never by a second pass,
-except over the already-uploaded prefix when resuming in a new process), with the algorithm the
-server names in its first answer (``checksum_algorithm``; md5 for a server that names none). Needs
-``httpx``
-(the ``client`` extra, or ``pip install httpx``).
+``ChunkedUploader`` sends one file; ``upload``, ``status`` and ``abort`` are the public calls.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
-try:
-    import httpx
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "chunked_uploads.client needs httpx, which is not installed: pip install 'httpx>=0.27'"
-    ) from error
+import httpx
 
-__all__ = [
-    "DEFAULT_CHUNK_SIZE",
-    "HTTPError",
-    "Progress",
-    "TokenAuth",
-    "Upload",
-    "UploadError",
-    "abort",
-    "status",
-    "upload",
-]
+from .http import Retry, Upload, UploadError, UploadGone, check_response, http_client
+from .state import FileIdentity, StateFile
 
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 DEFAULT_CHECKSUM = "md5"  # drf-chunked-upload's, for servers that do not name theirs
@@ -53,148 +26,9 @@ DEFAULT_FIELD_NAME = "file"
 SEND_BLOCK = 256 * 1024
 READ_BLOCK = 1024 * 1024
 MAX_BACKOFF = 30.0  # seconds: a server back after an outage is noticed within this
-RETRYABLE_CODES = frozenset({"upload_busy"})
 
-HTTPError = httpx.HTTPError  # what a network failure raises once retries are exhausted
 Progress = Callable[[int, int], None]
 """``progress(bytes_sent, total)``; ``bytes_sent`` may go back when a chunk is retried."""
-
-
-class UploadError(Exception):
-    """The server refused a request for a reason that retrying will not fix."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        code: str = "",
-        body: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.code = code
-        self.body = body or {}
-
-
-class TokenAuth(httpx.Auth):
-    """DRF's ``Authorization: Token <key>`` (``keyword`` for ``Bearer`` and friends)."""
-
-    def __init__(self, token: str, keyword: str = "Token") -> None:
-        self.header = f"{keyword} {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self.header
-        yield request
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An upload as the server describes it; ``data`` is the whole response body."""
-
-    id: str
-    url: str
-    offset: int
-    size: int | None
-    status: str
-    filename: str
-    data: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_response(cls, data: dict[str, Any]) -> Upload:
-        return cls(
-            id=str(data.get("id", "")),
-            url=str(data["url"]),
-            offset=int(data.get("offset") or 0),
-            size=data.get("size"),
-            status=str(data.get("status", "")),
-            filename=str(data.get("filename", "")),
-            data=data,
-        )
-
-
-class Retry(UploadError):
-    """A transient failure (5xx, ``upload_busy``): wait, ask where the server stands, retry."""
-
-
-class UploadGone(UploadError):
-    """The upload no longer exists on the server (404, 410): a saved one must start over."""
-
-
-@dataclass
-class FileIdentity:
-    """What ties a state file to one version of one file."""
-
-    path: str
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, path: Path) -> FileIdentity:
-        stat = path.stat()
-        return cls(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-class StateFile:
-    """A small JSON file remembering the upload URL of a file being uploaded."""
-
-    def __init__(
-        self, path: str | os.PathLike[str], list_url: str, identity: FileIdentity | None
-    ) -> None:
-        self.path = Path(path)
-        self.list_url = list_url
-        self.identity = identity
-
-    def load(self) -> str | None:
-        """The saved upload URL, if it belongs to this server and this very file."""
-        try:
-            state = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(state, dict) or state.get("list_url") != self.list_url:
-            return None
-        if self.identity is not None and state.get("file") != vars(self.identity):
-            return None
-        url = state.get("upload_url")
-        return url if isinstance(url, str) else None
-
-    def save(self, upload_url: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        state: dict[str, Any] = {"list_url": self.list_url, "upload_url": upload_url}
-        if self.identity is not None:
-            state["file"] = vars(self.identity)
-        temporary = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.path)  # never leave a half-written state file
-
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def check_response(response: httpx.Response) -> dict[str, Any]:
-    """The JSON body of a success; ``Retry`` for a transient failure, ``UploadError`` otherwise."""
-    if response.is_success:
-        if response.status_code == 204 or not response.content:
-            return {}
-        body: dict[str, Any] = response.json()
-        return body
-    body = _error_body(response)
-    message = str(body.get("detail") or f"{response.status_code} {response.reason_phrase}")
-    code = str(body.get("code", ""))
-    error_class: type[UploadError] = UploadError
-    if response.status_code >= 500 or code in RETRYABLE_CODES:
-        error_class = Retry
-    elif response.status_code in (404, 410):
-        error_class = UploadGone
-    raise error_class(message, status_code=response.status_code, code=code, body=body)
 
 
 class ChunkedUploader:
@@ -426,14 +260,6 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(filename)}"
 
 
-def _http(auth: Any, http: httpx.Client | None, timeout: float) -> httpx.Client:
-    if http is not None:
-        return http
-    if isinstance(auth, tuple):
-        auth = httpx.BasicAuth(*auth)
-    return httpx.Client(auth=auth, timeout=timeout, follow_redirects=False)
-
-
 def upload(
     source: str | os.PathLike[str] | IO[bytes],
     url: str,
@@ -469,7 +295,7 @@ def upload(
         "retries": retries,
         "backoff": backoff,
     }
-    client = _http(auth, http, timeout)
+    client = http_client(auth, http, timeout)
     try:
         if not isinstance(source, (str, os.PathLike)):
             state = StateFile(state_file, url, None) if state_file is not None else None
@@ -490,7 +316,7 @@ def status(
     upload_url: str, *, auth: httpx.Auth | tuple[str, str] | None = None, timeout: float = 60.0
 ) -> Upload:
     """The upload at ``upload_url`` as the server sees it (``offset`` is where to resume)."""
-    with _http(auth, None, timeout) as client:
+    with http_client(auth, None, timeout) as client:
         return Upload.from_response(check_response(client.get(upload_url)))
 
 
@@ -498,5 +324,5 @@ def abort(
     upload_url: str, *, auth: httpx.Auth | tuple[str, str] | None = None, timeout: float = 60.0
 ) -> None:
     """Abort the upload at ``upload_url``: the server removes its record and its bytes."""
-    with _http(auth, None, timeout) as client:
+    with http_client(auth, None, timeout) as client:
         check_response(client.delete(upload_url))

@@ -3,8 +3,8 @@
 ``upload`` shows a progress bar (rate, ETA) when stderr is a terminal and stays quiet otherwise; it
 prints the completed upload as JSON on stdout. Its state file (under ``$XDG_CACHE_HOME``, keyed by
 the file and the URL) lets an interrupted run (Ctrl-C, a crash, a lost network) resume when the same
-command is run again. Needs ``httpx`` (the ``client`` extra); without it the command says so in
-one line and exits with status 2.
+command is run again. Needs ``httpx`` (the ``client`` extra); without it the entry point
+(``chunked_uploads.__main__``) says so in one line and exits with status 2, never importing this.
 """
 
 from __future__ import annotations
@@ -21,15 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-try:
-    from . import client
-except ImportError as error:  # httpx is missing: main() says what to install, not a traceback
-    MISSING_DEPENDENCY: ImportError | None = error
-else:
-    MISSING_DEPENDENCY = None
+from .. import client
 
 EXIT_ERROR = 1
-EXIT_MISSING_DEPENDENCY = 2
 EXIT_INTERRUPTED = 130  # what shells report for a process ended by SIGINT
 SECRET_OPTIONS = ("--user", "--token")
 UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "ki": 1024, "mi": 1024**2, "gi": 1024**3}
@@ -278,13 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if MISSING_DEPENDENCY is not None:
-        print(
-            "error: chunked-uploads needs httpx, which is not installed:"
-            f" {sys.executable} -m pip install 'httpx>=0.27'",
-            file=sys.stderr,
-        )
-        return EXIT_MISSING_DEPENDENCY
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
