@@ -34,7 +34,7 @@ def open_chunk_body(
         return NoChunk()
     stream = body_stream(request)
     if digests is not None:
-        stream = DigestingStream(stream, digests)  # type: ignore[arg-type]
+        stream = DigestingStream(stream, digests)
     if media_type == RAW:
         return RawBody(request.META, stream, length)
     return MultipartBody(request, stream, field_name)
