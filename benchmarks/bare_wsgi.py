@@ -5,7 +5,7 @@ match it. ``PUT /<name>`` appends the body to ``$BARE_MEDIA_ROOT/<name>`` in 1 M
 block size of the package's parsers) and answers the body's md5.
 
 With ``BARE_SOCKET_READS=1`` it reads the body the way chunked_uploads does under gunicorn
-(``chunked_uploads.bodies.GunicornSocketBody``, straight from the socket): the ceiling for that
+(``chunked_uploads.bodies.gunicorn.GunicornSocketBody``, straight from the socket): the ceiling for that
 reading path, run next to the plain one.
 """
 
@@ -21,7 +21,7 @@ MEDIA_ROOT = os.environ.get("BARE_MEDIA_ROOT", "/tmp")
 SOCKET_READS = os.environ.get("BARE_SOCKET_READS") == "1"
 
 if SOCKET_READS:
-    from chunked_uploads.bodies import GunicornSocketBody
+    from chunked_uploads.bodies.gunicorn import GunicornSocketBody
 
 
 def application(

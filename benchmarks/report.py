@@ -13,6 +13,7 @@ from measure import Measurement, MiB
 
 NAMES = {
     "ours": "chunked_uploads",
+    "ours-socket": "chunked_uploads (socket reads)",
     "ours-s3": "chunked_uploads [s3 multipart]",
     "ours-storage-s3": "chunked_uploads [storage store, S3Storage]",
     "seed": "drf-chunked-upload 0.6.0",
@@ -24,9 +25,10 @@ SERVER_ORDER = {
     "bare": 0,
     "bare-socket": 1,
     "ours": 2,
-    "ours-s3": 3,
-    "ours-storage-s3": 4,
-    "seed": 5,
+    "ours-socket": 3,
+    "ours-s3": 4,
+    "ours-storage-s3": 5,
+    "seed": 6,
 }
 
 
@@ -110,6 +112,16 @@ def targets(results: dict[Key, Measurement]) -> list[str]:
         "raw body vs bare WSGI reading the socket as we do",
         ("ours", "raw"),
         ("bare-socket", "raw"),
+        0.9,
+        1,
+        info=True,
+    )
+    lines += _ratio_target(
+        results,
+        big,
+        "raw body, wsgi.input (default) vs the optional socket reads",
+        ("ours", "raw"),
+        ("ours-socket", "raw"),
         0.9,
         1,
         info=True,

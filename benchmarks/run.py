@@ -33,6 +33,7 @@ VARIANTS = (
     Variant("bare", "raw"),
     Variant("bare-socket", "raw"),
     *(Variant(key, body) for key in STORE_KEYS.values() for body in ("raw", "multipart")),
+    *(Variant("ours-socket", body) for body in ("raw", "multipart")),
     Variant("seed", "multipart"),  # the seed reads chunks from multipart bodies only
 )
 
@@ -53,7 +54,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--repeat", type=int, default=1, help="rounds over all cases (medians reported)"
     )
     parser.add_argument(
-        "--only", nargs="+", choices=["bare", "bare-socket", "ours", "seed"], help="servers to run"
+        "--only",
+        nargs="+",
+        choices=["bare", "bare-socket", "ours", "ours-socket", "seed"],
+        help="servers to run",
     )
     parser.add_argument(
         "--stores",
@@ -115,10 +119,12 @@ def start_servers(
         "bare": lambda: servers.start_bare(workdir),
         "bare-socket": lambda: servers.start_bare(workdir, socket_reads=True),
         "seed": lambda: servers.start_seed(workdir, CACHE, tuned),
+        "ours-socket": lambda: servers.start_ours(workdir, tuned, socket_reads=True),
     }
     for store in stores:  # one chunked_uploads server per store
         starters[STORE_KEYS[store]] = lambda s=store: servers.start_ours(workdir, tuned, s, moto)
-    keys = [k for k in starters if k in wanted or (k.startswith("ours") and "ours" in wanted)]
+    stored = set(STORE_KEYS.values())
+    keys = [k for k in starters if k in wanted or (k in stored and "ours" in wanted)]
     try:
         for key in keys:
             started[key] = starters[key]()

@@ -168,16 +168,23 @@ STORE_LABELS = {"s3": "s3 multipart", "storage-s3": "storage store, S3Storage"}
 
 
 def start_ours(
-    workdir: Path, tuned: bool = False, store: str = "local", moto: moto_s3.Moto | None = None
+    workdir: Path,
+    tuned: bool = False,
+    store: str = "local",
+    moto: moto_s3.Moto | None = None,
+    socket_reads: bool = False,
 ) -> Server:
     """The example project: migrate a fresh SQLite file, create the demo token, serve.
 
     ``tuned``: an experiment, persistent connections and ``synchronous=NORMAL`` on top of
     ``demo.settings``. ``store``: ``local`` (the default store on local media), ``s3`` (the S3
     multipart store) or ``storage-s3`` (the generic storage store on django-storages'
-    ``S3Storage``), the last two in a bucket of their own on ``moto``.
+    ``S3Storage``), the last two in a bucket of their own on ``moto``. ``socket_reads``: the
+    optional gunicorn integration (``DRF_CHUNKED_UPLOAD_SOCKET_READS = True``) on the local store.
     """
     key = "ours" if store == "local" else f"ours-{store}"
+    if socket_reads:
+        key = "ours-socket"
     media = workdir / f"{key}-media"
     media.mkdir()
     settings = "demo.settings"
@@ -187,6 +194,8 @@ def start_ours(
         assert moto is not None
         moto.create_bucket(bucket)
         overrides += moto_s3.settings_lines(store, moto.endpoint, bucket)
+    if socket_reads:
+        overrides += "DRF_CHUNKED_UPLOAD_SOCKET_READS = True\n"
     if overrides != OVERRIDES:
         settings = f"bench_settings_{key.replace('-', '_')}"
         (workdir / f"{settings}.py").write_text(overrides)
@@ -210,6 +219,8 @@ def start_ours(
     ).stdout.strip()
     process, port, log = _gunicorn(key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir)
     name = "chunked_uploads" if store == "local" else f"chunked_uploads [{STORE_LABELS[store]}]"
+    if socket_reads:
+        name = "chunked_uploads (socket reads)"
     server = Server(name, process, port, media, token, "/api/uploads/", log)
     if moto is not None and store != "local":
         server.clear_store = lambda: moto.empty_bucket(bucket)

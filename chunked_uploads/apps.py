@@ -1,6 +1,6 @@
 """App configuration: registers the system checks, the file clean-up on delete, the log lines
 (``logs.py``) and, when their packages are installed, the OpenAPI description of the upload views
-(``schema.py``, drf-spectacular) and the Prometheus metrics (``metrics.py``, prometheus_client)."""
+(``protocols/native/schema.py``, drf-spectacular) and the Prometheus metrics (``metrics.py``, prometheus_client)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class ChunkedUploadsConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the checks)
 
         if importlib.util.find_spec("drf_spectacular") is not None:
-            from . import schema  # noqa: F401  (registers the OpenAPI extension)
+            from .protocols.native import schema  # noqa: F401  (registers the OpenAPI extension)
         if importlib.util.find_spec("prometheus_client") is not None:
             from . import metrics
 

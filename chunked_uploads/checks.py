@@ -15,7 +15,7 @@ from typing import Any
 from django.core import checks
 
 from .conf import PREFIX, conf, resolve_storage
-from .hashing import digest_mode
+from .resumable_digests import digest_mode
 from .stores import get_store
 
 

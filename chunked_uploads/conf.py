@@ -119,8 +119,9 @@ class Settings:
 
     @property
     def socket_reads(self) -> bool:
-        """Under gunicorn, read chunk bodies from the socket instead of through ``wsgi.input``."""
-        return bool(_get("SOCKET_READS", True))
+        """Under gunicorn, read chunk bodies from the socket instead of through ``wsgi.input``
+        (an optional integration, off by default: ``bodies/gunicorn.py``)."""
+        return bool(_get("SOCKET_READS", False))
 
     @property
     def lease_seconds(self) -> float:

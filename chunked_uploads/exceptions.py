@@ -1,220 +1,179 @@
-"""The protocol's errors, as DRF ``APIException`` subclasses with stable ``code``s.
+"""The core's domain errors: plain Python exceptions that carry facts, no HTTP.
 
-The ``detail`` strings are part of the wire contract (PROTOCOL.md): drf-chunked-upload clients match
-on them, so they are kept verbatim, typos and all. Every body also carries the machine-readable
-``code`` and, where the protocol says so, extra keys such as ``expected_offset``.
+The upload core (``uploads.py``, ``chunks.py``, the stores, the ranges and the digests) raises these;
+each protocol edge turns them into its own answer in one table (the native protocol's, with today's
+statuses, ``detail`` texts and ``code``s, is ``protocols/native/errors.py``). A fact a client needs
+to recover (the expected offset, the limit, the algorithm) is an attribute, never a formatted string.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import OperationalError
-from rest_framework import status
-from rest_framework.exceptions import APIException, ErrorDetail
 
 
-class ChunkedUploadError(APIException):
-    """Base class: a 400 whose body is ``{"detail": ..., "code": ..., **extra}``."""
-
-    status_code: int = status.HTTP_400_BAD_REQUEST
-    default_detail = "Invalid chunked upload request"
-    default_code = "invalid"
-
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
-        message = detail if detail is not None else self.default_detail
-        super().__init__(message, self.default_code)
-        self.extra = extra
-        # Set the body directly: DRF would turn the integer extras into strings.
-        self.detail: Any = {
-            "detail": ErrorDetail(str(message), self.default_code),
-            "code": self.default_code,
-            **extra,
-        }
-
-    def __str__(self) -> str:
-        return str(self.detail["detail"])
+class UploadError(Exception):
+    """Base class of the core's domain errors."""
 
 
-class NoChunkSubmitted(ChunkedUploadError):
-    default_detail = "No chunk file was submitted"
-    default_code = "no_chunk"
+class NoChunkSubmitted(UploadError):
+    """The request carries no chunk (no file part under the field name, or no usable body)."""
 
 
-class InvalidContentRange(ChunkedUploadError):
-    default_detail = "Error in request headers"
-    default_code = "invalid_content_range"
+class InvalidContentRange(UploadError):
+    """``Content-Range`` is missing or is not ``bytes START-END/TOTAL``."""
 
 
-class RangeExceedsTotal(ChunkedUploadError):
-    default_code = "range_exceeds_total"
+class RangeExceedsTotal(UploadError):
+    """``END >= TOTAL`` or ``START > END``."""
 
     def __init__(self, total: int) -> None:
-        super().__init__(f"End of chunk exceeds reported total ({total} bytes)")
+        super().__init__(total)
+        self.total = total
 
 
-class SizeLimitExceeded(ChunkedUploadError):
-    default_code = "size_limit_exceeded"
+class SizeLimitExceeded(UploadError):
+    """The whole file is larger than the limit."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"Size of file exceeds the limit ({limit} bytes)", limit=limit)
+        super().__init__(limit)
+        self.limit = limit
 
 
-class ChunkTooLarge(ChunkedUploadError):
-    default_code = "chunk_too_large"
+class ChunkTooLarge(UploadError):
+    """One chunk is larger than the per-chunk limit."""
 
     def __init__(self, length: int, limit: int) -> None:
-        super().__init__(
-            f"Chunk of {length} bytes exceeds the per-chunk limit ({limit} bytes)", limit=limit
-        )
+        super().__init__(length, limit)
+        self.length, self.limit = length, limit
 
 
-class ChunkSizeMismatch(ChunkedUploadError):
-    default_code = "chunk_size_mismatch"
+class ChunkSizeMismatch(UploadError):
+    """The chunk's length (``size``) differs from its range's (``reported``)."""
 
     def __init__(self, size: int, reported: int) -> None:
-        super().__init__(
-            f"File size doesn't match headers: file size is {size} but {reported} reported"
-        )
+        super().__init__(size, reported)
+        self.size, self.reported = size, reported
 
 
-class UploadExpired(ChunkedUploadError):
-    status_code = status.HTTP_410_GONE
-    default_detail = "Upload has expired"
-    default_code = "upload_expired"
+class UploadNotFound(UploadError):
+    """No such upload (or it vanished while the request ran)."""
 
 
-class UploadAlreadyComplete(ChunkedUploadError):
-    default_detail = 'Upload has already been marked as "complete"'
-    default_code = "upload_complete"
+class UploadExpired(UploadError):
+    """The upload is past its expiry."""
 
 
-class OffsetMismatch(ChunkedUploadError):
-    default_code = "offset_mismatch"
-
-    def __init__(self, expected: int, provided: int) -> None:
-        super().__init__("Offsets do not match", expected_offset=expected, provided_offset=provided)
+class UploadAlreadyComplete(UploadError):
+    """The upload is complete; it takes no more bytes."""
 
 
-class TotalMismatch(ChunkedUploadError):
-    default_code = "total_mismatch"
+class OffsetMismatch(UploadError):
+    """The chunk does not start at the upload's offset."""
 
     def __init__(self, expected: int, provided: int) -> None:
-        super().__init__(
-            f"Total size does not match: the upload was started with a total of {expected} bytes"
-            f" but this chunk reports {provided} bytes",
-            expected_total=expected,
-            provided_total=provided,
-        )
+        super().__init__(expected, provided)
+        self.expected, self.provided = expected, provided
 
 
-class UserRequired(ChunkedUploadError):
-    default_detail = "Upload requires user authentication but user cannot be determined"
-    default_code = "user_required"
+class TotalMismatch(UploadError):
+    """The chunk's total differs from the total the upload was started with."""
+
+    def __init__(self, expected: int, provided: int) -> None:
+        super().__init__(expected, provided)
+        self.expected, self.provided = expected, provided
 
 
-class ChecksumRequired(ChunkedUploadError):
-    default_code = "checksum_required"
+class UserRequired(UploadError):
+    """The upload needs an owner and the caller is anonymous."""
+
+
+class ChecksumRequired(UploadError):
+    """The completion carries no whole-file checksum of ``algorithm``."""
 
     def __init__(self, algorithm: str) -> None:
-        super().__init__(
-            f"Checksum of type '{algorithm}' is required", checksum_algorithm=algorithm
-        )
+        super().__init__(algorithm)
+        self.algorithm = algorithm
 
 
-class UploadIncomplete(ChunkedUploadError):
-    default_code = "upload_incomplete"
+class UploadIncomplete(UploadError):
+    """Completion before every byte arrived."""
 
     def __init__(self, received: int, total: int) -> None:
-        super().__init__(
-            f"Upload is incomplete: {received} of {total} bytes were received",
-            offset=received,
-            size=total,
-        )
+        super().__init__(received, total)
+        self.received, self.total = received, total
 
 
-class ChecksumMismatch(ChunkedUploadError):
-    default_detail = "checksum does not match"
-    default_code = "checksum_mismatch"
+class ChecksumMismatch(UploadError):
+    """The whole file's checksum differs from the client's."""
 
 
-class ChunkDigestMismatch(ChunkedUploadError):
-    default_code = "chunk_digest_mismatch"
+class ChunkDigestMismatch(UploadError):
+    """A body digest the request announced (``header``, ``algorithm``) does not match its body."""
 
     def __init__(self, header: str, algorithm: str) -> None:
-        super().__init__(
-            f"The chunk's {header} ({algorithm}) does not match the bytes received;"
-            " the chunk was discarded"
-        )
+        super().__init__(header, algorithm)
+        self.header, self.algorithm = header, algorithm
 
 
-class ChunkDigestUnverifiable(ChunkedUploadError):
-    default_code = "chunk_digest_unverifiable"
-    default_detail = (
-        "The request's digest headers cannot be checked: its body was parsed before the upload"
-        " view (a middleware read request.POST)"
-    )
+class ChunkDigestUnverifiable(UploadError):
+    """Digest headers on a body that was parsed before the upload view saw it."""
 
 
-class InvalidChunkDigest(ChunkedUploadError):
-    default_code = "invalid_chunk_digest"
+class InvalidChunkDigest(UploadError):
+    """A digest ``header`` that cannot be parsed."""
 
     def __init__(self, header: str) -> None:
-        super().__init__(f"The {header} header is malformed or names no supported algorithm")
+        super().__init__(header)
+        self.header = header
 
 
-class ChunkDigestHeaderTooLarge(ChunkedUploadError):
-    default_code = "chunk_digest_header_too_large"
+class UploadBusy(UploadError):
+    """Another request holds the upload; retry later."""
+
+
+class StoredBytesMissing(UploadError):
+    """The store holds fewer bytes than were acknowledged (removed or lost outside the app)."""
+
+
+class UnreadableBody(UploadError):
+    """The request body could not be read or parsed (the client went away, a broken multipart)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ChunkDigestHeaderTooLarge(UploadError):
+    """A ``Content-Digest`` header over ``max_chars`` characters or ``max_members`` members."""
 
     def __init__(self, max_chars: int, max_members: int) -> None:
-        super().__init__(
-            f"The Content-Digest header is too large: at most {max_chars} characters and"
-            f" {max_members} members are accepted",
-            max_chars=max_chars,
-            max_members=max_members,
-        )
+        super().__init__(max_chars, max_members)
+        self.max_chars, self.max_members = max_chars, max_members
 
 
-class TooManyUnfinishedUploads(ChunkedUploadError):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "too_many_unfinished_uploads"
+class TooManyUnfinishedUploads(UploadError):
+    """The user has ``limit`` unfinished uploads already."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"You have {limit} unfinished uploads, the most allowed: complete or abort one"
-            " before starting another",
-            limit=limit,
-        )
+        super().__init__(limit)
+        self.limit = limit
 
 
-class UnfinishedBytesQuotaExceeded(ChunkedUploadError):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "unfinished_bytes_quota_exceeded"
+class UnfinishedBytesQuotaExceeded(UploadError):
+    """The new upload would bring the user's unfinished uploads to ``declared`` bytes, over
+    ``limit``."""
 
     def __init__(self, limit: int, declared: int) -> None:
-        super().__init__(
-            f"This upload would bring your unfinished uploads to {declared} bytes, over the"
-            f" quota of {limit} bytes: complete or abort some before starting another",
-            limit=limit,
-            declared=declared,
-        )
+        super().__init__(limit, declared)
+        self.limit, self.declared = limit, declared
 
 
-class BodyReadTimeout(ChunkedUploadError):
-    status_code = status.HTTP_408_REQUEST_TIMEOUT
-    default_code = "body_read_timeout"
+class BodyReadTimeout(UploadError):
+    """The client sent no byte of the body for ``seconds``."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(
-            f"The client sent no byte of the body for {seconds:g} seconds; the chunk was discarded",
-            seconds=seconds,
-        )
-
-
-class UploadBusy(ChunkedUploadError):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Upload is busy: another request is writing to it. Retry after it finished."
-    default_code = "upload_busy"
+        super().__init__(seconds)
+        self.seconds = seconds
 
 
 # A database giving up on a lock: the statement was rolled back, so nothing changed, and the

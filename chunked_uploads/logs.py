@@ -124,7 +124,12 @@ def log_refused(
 
 
 def edge_logger(view_class: type[Any]) -> logging.Logger:
-    """The logger of the app's module that defines the view (a project's subclass included)."""
+    """The view's ``logger_name`` (the native ViewSet keeps ``chunked_uploads.views``, where it
+    lived before it moved), else the logger of the app's module that defines the view (a
+    project's subclass included)."""
+    name = getattr(view_class, "logger_name", None)
+    if isinstance(name, str):
+        return logging.getLogger(name)
     for cls in view_class.__mro__:
         if cls.__module__.startswith("chunked_uploads."):
             return logging.getLogger(cls.__module__)

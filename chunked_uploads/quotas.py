@@ -4,7 +4,8 @@
 nor aborted (expired ones do not count: they can no longer take a byte), and
 ``MAX_UNFINISHED_BYTES`` the sum of the totals those uploads declared, the new one included. The
 new upload's total is its ``Content-Range`` total, or for a single shot the request's
-``Content-Length`` (an upper bound of the file's size). Anonymous uploads are not limited here:
+``Content-Length`` (an upper bound of the file's size). ``chunks.receive()`` runs the check first,
+before the protocol's other checks and before any body byte is read. Anonymous uploads are not limited here:
 the view's permissions and DRF's throttling decide who may upload at all.
 
 The count is read, not locked: requests that create uploads at the same moment may together pass
@@ -13,7 +14,6 @@ a limit by their number, which bounds nothing an attacker can grow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -23,13 +23,14 @@ from django.utils import timezone
 from . import exceptions
 from .conf import conf
 from .models import AbstractChunkedUpload, UploadStatus
-from .ranges import MalformedRange, RangeExceedsTotal, parse_content_range
+from .ranges import ContentRange
 
 
 def check_new_upload(
-    model: type[AbstractChunkedUpload], user_field: str, user: Any, meta: Mapping[str, Any]
+    model: type[AbstractChunkedUpload], user_field: str, user: Any, declared_bytes: int
 ) -> None:
-    """Raise a 403 if ``user`` may not start another upload of the size ``meta`` declares."""
+    """Refuse (``TooManyUnfinishedUploads``, ``UnfinishedBytesQuotaExceeded``) a new upload of
+    ``declared_bytes`` that ``user`` may not start."""
     max_uploads, max_bytes = conf.max_unfinished_uploads, conf.max_unfinished_bytes
     if (max_uploads is None and max_bytes is None) or not getattr(user, "is_authenticated", False):
         return
@@ -39,26 +40,18 @@ def check_new_upload(
     if max_uploads is not None and unfinished.count() >= max_uploads:
         raise exceptions.TooManyUnfinishedUploads(max_uploads)
     if max_bytes is not None:
-        declared = (unfinished.aggregate(total=Sum("size"))["total"] or 0) + declared_total(meta)
+        declared = (unfinished.aggregate(total=Sum("size"))["total"] or 0) + declared_bytes
         if declared > max_bytes:
             raise exceptions.UnfinishedBytesQuotaExceeded(max_bytes, declared)
 
 
-def declared_total(meta: Mapping[str, Any]) -> int:
-    """The total a new upload declares: its ``Content-Range`` total, else its body's length.
-
-    A malformed header counts as nothing here: the protocol's checks refuse it next.
-    """
-    header = meta.get("HTTP_CONTENT_RANGE")
-    if header:
-        try:
-            return parse_content_range(header).total
-        except (MalformedRange, RangeExceedsTotal):
-            return 0
-    try:
-        return max(int(meta.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
+def declared_total(byte_range: ContentRange | None, body_length: int | None) -> int:
+    """The total a new upload declares: its range's total, else its body's length (a single
+    shot's), else 0 (a malformed range counts as nothing here: the protocol's checks refuse it
+    next)."""
+    if byte_range is not None:
+        return byte_range.total
+    return body_length or 0
 
 
 def _has_field(model: type[AbstractChunkedUpload], name: str) -> bool:

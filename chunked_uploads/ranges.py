@@ -1,6 +1,6 @@
 """Parse and validate the ``Content-Range`` header of a chunk: ``bytes START-END/TOTAL``.
 
-Pure Python, no Django: the protocol's header checks live here so that every wire front end (and the
+Pure Python, no HTTP: the protocol's header checks live here so that every wire front end (and the
 fuzz tests) use the same rules. ``END`` is inclusive, as in RFC 9110 section 14.4.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .exceptions import InvalidContentRange, RangeExceedsTotal
+
 # Digits only, ASCII only: ``\d`` would also accept other scripts' digits, which int() happily parses.
 _PATTERN = re.compile(r"bytes ([0-9]+)-([0-9]+)/([0-9]+)", re.ASCII)
 # A header longer than this cannot be a sane range; refusing it keeps int() off huge strings.
@@ -16,18 +18,6 @@ _MAX_HEADER_LENGTH = 128
 # The largest size a signed 64-bit column (Django's BigIntegerField, on every database) can record:
 # a larger TOTAL would reach the database and fail there with a 500 instead of a 400.
 MAX_TOTAL = 2**63 - 1
-
-
-class MalformedRange(ValueError):
-    """The header is missing or does not match ``bytes START-END/TOTAL``."""
-
-
-class RangeExceedsTotal(ValueError):
-    """``END >= TOTAL`` or ``START > END``."""
-
-    def __init__(self, total: int) -> None:
-        super().__init__(total)
-        self.total = total
 
 
 @dataclass(frozen=True)
@@ -42,10 +32,6 @@ class ContentRange:
     def length(self) -> int:
         return self.end - self.start + 1
 
-    @property
-    def is_last(self) -> bool:
-        return self.end + 1 == self.total
-
     @classmethod
     def whole(cls, total: int) -> ContentRange:
         """The range of a whole file sent at once; an empty file is ``0--1/0``, of length 0."""
@@ -53,15 +39,15 @@ class ContentRange:
 
 
 def parse_content_range(header: str | None) -> ContentRange:
-    """Parse a ``Content-Range`` value; raise ``MalformedRange`` or ``RangeExceedsTotal``."""
+    """Parse a ``Content-Range`` value; raise ``InvalidContentRange`` or ``RangeExceedsTotal``."""
     if not header or len(header) > _MAX_HEADER_LENGTH:
-        raise MalformedRange(header)
+        raise InvalidContentRange(header)
     match = _PATTERN.fullmatch(header)
     if match is None:
-        raise MalformedRange(header)
+        raise InvalidContentRange(header)
     start, end, total = (int(group) for group in match.groups())
     if total > MAX_TOTAL:
-        raise MalformedRange(header)
+        raise InvalidContentRange(header)
     if end >= total or start > end:
         raise RangeExceedsTotal(total)
     return ContentRange(start, end, total)

@@ -6,7 +6,7 @@ renews it while it makes progress, and the new offset is recorded by another con
 (``... WHERE lease_token = T AND offset = start``), so even a lost lease cannot move an offset twice.
 Before writing, the store drops any byte past the recorded offset: bytes of a request that died
 before it was acknowledged never survive. Completion compares the running digest saved in the row,
-so it never re-reads the file (unless the algorithm cannot be saved, see ``hashing.py``).
+so it never re-reads the file (unless the algorithm cannot be saved, see ``resumable_digests.py``).
 """
 
 from __future__ import annotations
@@ -20,18 +20,16 @@ from typing import Any, TypeVar
 from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from . import exceptions, handoff, signals
 from .conf import conf
-from .hashing import is_resumable, new_digest
 from .models import AbstractChunkedUpload, UploadStatus
 from .ranges import ContentRange
+from .resumable_digests import is_resumable, new_digest
 from .stores import (
     ChunkStore,
     ChunkWriter,
     StoreBusy,
-    StoredBytesMissing,
     completed_name,
     get_store,
 )
@@ -40,12 +38,6 @@ Upload = TypeVar("Upload", bound=AbstractChunkedUpload)
 
 _FREE_LEASE = {"lease_token": None, "lease_expires_at": None}
 _READ_SIZE = 1024 * 1024
-
-
-class StoredBytesLost(exceptions.ChunkedUploadError):
-    status_code = 410
-    default_detail = "The upload's stored bytes are missing; start a new upload"
-    default_code = "stored_bytes_missing"
 
 
 def _lease_until() -> datetime:
@@ -92,7 +84,7 @@ def _refresh(upload: AbstractChunkedUpload) -> None:
     try:
         upload.refresh_from_db()
     except type(upload).DoesNotExist:
-        raise NotFound() from None
+        raise exceptions.UploadNotFound() from None
 
 
 def _release(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
@@ -257,7 +249,7 @@ def stored_name(upload: AbstractChunkedUpload) -> str:
     """The name of the upload's bytes in its store."""
     name = upload.file.name
     if not name:
-        raise StoredBytesLost()
+        raise exceptions.StoredBytesMissing()
     return name
 
 
@@ -266,8 +258,8 @@ def _open_writer(store: ChunkStore, upload: AbstractChunkedUpload, offset: int) 
         return store.open_writer(stored_name(upload), offset, upload.store_state)
     except StoreBusy:
         raise exceptions.UploadBusy() from None
-    except (StoredBytesMissing, FileNotFoundError):
-        raise StoredBytesLost() from None
+    except FileNotFoundError:
+        raise exceptions.StoredBytesMissing() from None
 
 
 def start(
@@ -395,10 +387,7 @@ def _finalize_bytes(upload: AbstractChunkedUpload, token: uuid.UUID, checksum: s
         manager = type(upload)._default_manager
         if not manager.filter(pk=upload.pk, lease_token=token).update(checksum=checksum):
             raise exceptions.UploadBusy()
-        try:
-            final_name = get_store().finalize(name, completed_name(name), upload.store_state)
-        except StoredBytesMissing:
-            raise StoredBytesLost() from None
+        final_name = get_store().finalize(name, completed_name(name), upload.store_state)
         manager.filter(pk=upload.pk).update(file=final_name)
     upload.checksum = checksum
     upload.file.name = final_name

@@ -43,7 +43,7 @@ DEFAULTS = [
     ("max_unfinished_bytes", None),
     ("fsync", False),
     ("lease_seconds", 60.0),
-    ("socket_reads", True),
+    ("socket_reads", False),
 ]
 
 OVERRIDES = [
@@ -65,7 +65,7 @@ OVERRIDES = [
     ("MAX_UNFINISHED_BYTES", "max_unfinished_bytes", 2**30, 2**30),
     ("FSYNC", "fsync", True, True),
     ("LEASE_SECONDS", "lease_seconds", 5, 5),
-    ("SOCKET_READS", "socket_reads", False, False),
+    ("SOCKET_READS", "socket_reads", True, True),
 ]
 
 

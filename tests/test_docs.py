@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from chunked_uploads import checks, conf, exceptions, uploads
+from chunked_uploads import checks, conf, exceptions
+from chunked_uploads.protocols.native.errors import ANSWERS, Answer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -70,26 +71,18 @@ def test_every_system_check_id_has_a_heading() -> None:
     assert not missing, f"system checks without a heading in docs/checks.md: {missing}"
 
 
-def raised_errors() -> list[type[exceptions.ChunkedUploadError]]:
-    """Every ``ChunkedUploadError`` subclass that some module of the package uses."""
+def raised_errors() -> list[Answer]:
+    """The native answers of every domain error that some module of the package raises."""
     sources = "\n".join(
         path.read_text(encoding="utf-8")
         for path in PACKAGE.rglob("*.py")
-        if path.name != "exceptions.py"
+        if path.name not in ("exceptions.py", "errors.py")
     )
-    assert issubclass(uploads.StoredBytesLost, exceptions.ChunkedUploadError)  # loaded, so listed
-    used: list[type[exceptions.ChunkedUploadError]] = []
-    pending: list[type[exceptions.ChunkedUploadError]] = [exceptions.ChunkedUploadError]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls is not exceptions.ChunkedUploadError and re.search(rf"\b{cls.__name__}\b", sources):
-            used.append(cls)
-    return used
+    return [answer for cls, answer in ANSWERS.items() if re.search(rf"\b{cls.__name__}\b", sources)]
 
 
 def test_every_raised_error_code_has_a_heading() -> None:
-    codes = {cls.default_code for cls in raised_errors()}
+    codes = {answer.code for answer in raised_errors()}
     assert {"offset_mismatch", "upload_busy", "stored_bytes_missing"} <= codes
     missing = sorted(codes - headings("protocol.md"))
     assert not missing, f"error codes without a heading in docs/protocol.md: {missing}"
@@ -98,11 +91,7 @@ def test_every_raised_error_code_has_a_heading() -> None:
 def test_fixed_error_details_are_quoted_verbatim() -> None:
     """Clients match on ``detail``: the reference must show each fixed one exactly."""
     page = (DOCS / "protocol.md").read_text(encoding="utf-8")
-    fixed = {
-        str(cls.default_detail)
-        for cls in raised_errors()
-        if cls.default_detail != exceptions.ChunkedUploadError.default_detail
-    }
+    fixed = {answer.detail for answer in raised_errors() if isinstance(answer.detail, str)}
     assert {"Upload has expired", "No chunk file was submitted"} <= fixed
     missing = sorted(detail for detail in fixed if f"`{detail}`" not in page)
     assert not missing, f"detail strings not quoted in docs/protocol.md: {missing}"

@@ -1,4 +1,5 @@
-"""The protocol's errors: each class's status, ``code``, exact ``detail`` and extra keys.
+"""The core's domain errors as the native protocol answers them: status, ``code``, exact ``detail``
+and extra keys (``protocols/native/errors.py``).
 
 Clients match on these strings (PROTOCOL.md), so they are pinned here verbatim; the bodies are also
 checked after DRF's exception handler and JSON rendering, where the extras must stay integers.
@@ -18,10 +19,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import exception_handler
 
 from chunked_uploads import exceptions
-from chunked_uploads.uploads import StoredBytesLost
+from chunked_uploads.protocols.native.errors import ANSWERS, to_api_exception
 
-CASES: list[tuple[APIException, int, str, str, dict[str, Any]]] = [
-    (exceptions.ChunkedUploadError(), 400, "invalid", "Invalid chunked upload request", {}),
+CASES: list[tuple[exceptions.UploadError, int, str, str, dict[str, Any]]] = [
     (exceptions.NoChunkSubmitted(), 400, "no_chunk", "No chunk file was submitted", {}),
     (
         exceptions.InvalidContentRange(),
@@ -158,6 +158,13 @@ CASES: list[tuple[APIException, int, str, str, dict[str, Any]]] = [
         {"limit": 1000, "declared": 1500},
     ),
     (
+        exceptions.BodyReadTimeout(6.0),
+        408,
+        "body_read_timeout",
+        "The client sent no byte of the body for 6 seconds; the chunk was discarded",
+        {"seconds": 6.0},
+    ),
+    (
         exceptions.UploadBusy(),
         409,
         "upload_busy",
@@ -165,7 +172,7 @@ CASES: list[tuple[APIException, int, str, str, dict[str, Any]]] = [
         {},
     ),
     (
-        StoredBytesLost(),
+        exceptions.StoredBytesMissing(),
         410,
         "stored_bytes_missing",
         "The upload's stored bytes are missing; start a new upload",
@@ -175,29 +182,29 @@ CASES: list[tuple[APIException, int, str, str, dict[str, Any]]] = [
 
 
 def _id(case: Any) -> str:
-    return type(case).__name__ if isinstance(case, APIException) else ""
+    return type(case).__name__ if isinstance(case, exceptions.UploadError) else ""
 
 
 @pytest.mark.parametrize(("exc", "status", "code", "detail", "extra"), CASES, ids=_id)
-def test_exception_carries_status_code_detail_and_extras(
-    exc: APIException, status: int, code: str, detail: str, extra: dict[str, Any]
+def test_native_answer_carries_status_code_detail_and_extras(
+    exc: exceptions.UploadError, status: int, code: str, detail: str, extra: dict[str, Any]
 ) -> None:
-    assert isinstance(exc, exceptions.ChunkedUploadError)
-    assert exc.status_code == status
-    assert exc.default_code == code
-    assert str(exc) == detail
-    assert exc.detail == {"detail": detail, "code": code, **extra}
-    assert exc.detail["detail"].code == code
+    answer = to_api_exception(exc)
+    assert isinstance(answer, APIException)
+    assert answer.status_code == status
+    assert str(answer) == detail
+    assert answer.detail == {"detail": detail, "code": code, **extra}
+    assert answer.detail["detail"].code == code
     for key, value in extra.items():
-        assert type(exc.detail[key]) is type(value), key  # DRF would make integers strings
-        assert value == exc.detail[key]
+        assert type(answer.detail[key]) is type(value), key  # DRF would make integers strings
+        assert value == answer.detail[key]
 
 
 @pytest.mark.parametrize(("exc", "status", "code", "detail", "extra"), CASES, ids=_id)
 def test_drf_exception_handler_renders_the_body(
-    exc: APIException, status: int, code: str, detail: str, extra: dict[str, Any]
+    exc: exceptions.UploadError, status: int, code: str, detail: str, extra: dict[str, Any]
 ) -> None:
-    response = exception_handler(exc, {})
+    response = exception_handler(to_api_exception(exc), {})
     assert response is not None
     assert response.status_code == status
     body = json.loads(JSONRenderer().render(response.data))
@@ -205,16 +212,33 @@ def test_drf_exception_handler_renders_the_body(
     assert all(type(body[key]) is type(value) for key, value in extra.items())
 
 
-def test_explicit_detail_replaces_the_default_but_keeps_the_code() -> None:
-    exc = exceptions.UploadExpired("Gone for good", reason=7)
-    assert str(exc) == "Gone for good"
-    assert exc.detail == {"detail": "Gone for good", "code": "upload_expired", "reason": 7}
-    assert exc.extra == {"reason": 7}
-
-
 def test_each_class_has_its_own_code() -> None:
     codes = {type(exc): code for exc, _, code, _, _ in CASES}
     assert len(set(codes.values())) == len(codes)
+
+
+def test_every_domain_error_has_a_native_answer() -> None:
+    """A new domain error without a row in the table would reach DRF as a 500."""
+    pending = [exceptions.UploadError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls not in (
+            exceptions.UploadError,
+            exceptions.UploadNotFound,
+            exceptions.UnreadableBody,
+        ):
+            assert cls in ANSWERS, cls
+    table = {type(exc) for exc, *_ in CASES}
+    assert set(ANSWERS) == table
+
+
+def test_not_found_and_unreadable_bodies_are_drfs_own() -> None:
+    """The native protocol answers these as DRF does (``not_found``, ``parse_error``)."""
+    not_found = to_api_exception(exceptions.UploadNotFound())
+    assert (not_found.status_code, not_found.get_codes()) == (404, "not_found")
+    parse = to_api_exception(exceptions.UnreadableBody("Multipart form parse error - bad"))
+    assert (parse.status_code, str(parse.detail)) == (400, "Multipart form parse error - bad")
 
 
 # -- database lock conflicts (real errors from real databases; none is constructed by hand) --

@@ -10,7 +10,7 @@ from django.test import override_settings
 from rest_framework.pagination import LimitOffsetPagination
 
 from chunked_uploads.models import ChunkedUpload
-from chunked_uploads.pagination import UploadPagination
+from chunked_uploads.protocols.native.pagination import UploadPagination
 from chunked_uploads.views import ChunkedUploadViewSet
 
 from .helpers import LIST_URL

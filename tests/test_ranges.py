@@ -8,13 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chunked_uploads.ranges import (
-    MAX_TOTAL,
-    ContentRange,
-    MalformedRange,
-    RangeExceedsTotal,
-    parse_content_range,
-)
+from chunked_uploads.exceptions import InvalidContentRange, RangeExceedsTotal
+from chunked_uploads.ranges import MAX_TOTAL, ContentRange, parse_content_range
 
 
 @pytest.mark.parametrize(
@@ -67,7 +62,7 @@ def test_valid_header(header: str, expected: ContentRange) -> None:
     ],
 )
 def test_malformed_header(header: str | None) -> None:
-    with pytest.raises(MalformedRange):
+    with pytest.raises(InvalidContentRange):
         parse_content_range(header)
 
 
@@ -102,29 +97,26 @@ def test_largest_total_a_bigint_column_holds_is_accepted() -> None:
 )
 def test_total_beyond_a_bigint_column_is_malformed(header: str) -> None:
     # It would otherwise reach the database and fail there (a 500, not a 400).
-    with pytest.raises(MalformedRange):
+    with pytest.raises(InvalidContentRange):
         parse_content_range(header)
 
 
-def test_length_and_is_last() -> None:
-    first = parse_content_range("bytes 0-99/250")
-    last = parse_content_range("bytes 200-249/250")
-    assert (first.length, first.is_last) == (100, False)
-    assert (last.length, last.is_last) == (50, True)
+def test_length() -> None:
+    assert parse_content_range("bytes 0-99/250").length == 100
+    assert parse_content_range("bytes 200-249/250").length == 50
 
 
 @pytest.mark.parametrize(("total", "end", "length"), [(0, -1, 0), (1, 0, 1), (10, 9, 10)])
 def test_whole(total: int, end: int, length: int) -> None:
     whole = ContentRange.whole(total)
     assert (whole.start, whole.end, whole.total, whole.length) == (0, end, total, length)
-    assert whole.is_last
 
 
 @given(st.text(max_size=200))
 def test_any_text_raises_only_the_two_range_errors(header: str) -> None:
     try:
         parsed = parse_content_range(header)
-    except (MalformedRange, RangeExceedsTotal):
+    except (InvalidContentRange, RangeExceedsTotal):
         return
     assert 0 <= parsed.start <= parsed.end < parsed.total <= MAX_TOTAL
 
@@ -136,7 +128,7 @@ def test_well_formed_headers_parse_or_exceed_total(header: str) -> None:
     numbers = [int(part) for part in header[6:].replace("/", "-").split("-")]
     start, end, total = numbers
     if total > MAX_TOTAL:
-        with pytest.raises(MalformedRange):
+        with pytest.raises(InvalidContentRange):
             parse_content_range(header)
     elif start <= end < total:
         assert parse_content_range(header) == ContentRange(start, end, total)
@@ -159,12 +151,11 @@ def test_valid_triple_round_trips(triple: tuple[int, int, int]) -> None:
     parsed = parse_content_range(f"bytes {start}-{end}/{total}")
     assert (parsed.start, parsed.end, parsed.total) == triple
     assert parsed.length == end - start + 1
-    assert parsed.is_last == (end == total - 1)
 
 
 @given(st.binary(max_size=64))
 def test_decoded_bytes_raise_only_the_two_range_errors(raw: bytes) -> None:
     # Servers decode headers as latin-1, so any byte sequence may arrive.
     header = "bytes " + raw.decode("latin-1")
-    with contextlib.suppress(MalformedRange, RangeExceedsTotal):
+    with contextlib.suppress(InvalidContentRange, RangeExceedsTotal):
         parse_content_range(header)

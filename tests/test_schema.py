@@ -242,7 +242,7 @@ def test_app_works_without_drf_spectacular() -> None:
         "import django; django.setup()\n"
         "from django.core.management import call_command; call_command('check')\n"
         "from django.urls import resolve\n"
-        "assert 'chunked_uploads.schema' not in sys.modules\n"
+        "assert 'chunked_uploads.protocols.native.schema' not in sys.modules\n"
         "resolve('/api/uploads/')\n"
         # No schema route: the example project's JSON 404 for unknown API paths answers it.
         "if resolve('/api/schema/').url_name == 'api-not-found':\n    print('inert')\n"

@@ -1,4 +1,4 @@
-"""Serializers: the upload as the protocol returns it, and the completion body's checksum field."""
+"""The serializer: the upload as the protocol returns it."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z before 3.11
 from rest_framework.test import APIRequestFactory
 
 from chunked_uploads.models import ChunkedUpload
-from chunked_uploads.serializers import (
-    ChecksumSerializer,
-    ChunkedUploadSerializer,
-    ChunkRequestSerializer,
-)
+from chunked_uploads.serializers import ChunkedUploadSerializer
 
 UTC = timezone.utc  # datetime.UTC needs Python 3.11
 
@@ -84,35 +79,3 @@ def test_every_field_is_read_only(upload: ChunkedUpload) -> None:
     serializer = ChunkedUploadSerializer(upload, data={"offset": 0, "filename": "x"}, partial=True)
     assert serializer.is_valid()
     assert serializer.validated_data == {}
-
-
-def test_checksum_field_is_named_after_the_algorithm(settings: Any) -> None:
-    serializer = ChecksumSerializer(data={"md5": "ABC"})
-    assert serializer.is_valid()
-    assert serializer.validated_data == {"md5": "ABC"}
-    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "sha256"
-    serializer = ChecksumSerializer(data={"md5": "ABC"})
-    assert not serializer.is_valid()
-    assert list(serializer.errors) == ["sha256"]
-    assert ChecksumSerializer(data={"sha256": "abc"}).is_valid()
-
-
-def test_checksum_is_required_and_bounded() -> None:
-    serializer = ChecksumSerializer(data={})
-    assert not serializer.is_valid()
-    assert serializer.errors["md5"][0].code == "required"
-    assert not ChecksumSerializer(data={"md5": "a" * 129}).is_valid()
-    assert ChecksumSerializer(data={"md5": "a" * 128}).is_valid()
-
-
-def test_chunk_request_needs_the_file_and_takes_an_optional_name() -> None:
-    chunk = SimpleUploadedFile("part.bin", b"0123")
-    serializer = ChunkRequestSerializer(data={"file": chunk})
-    assert serializer.is_valid(), serializer.errors
-    assert set(serializer.validated_data) == {"file"}
-    named = ChunkRequestSerializer(data={"file": chunk, "filename": "real.txt"})
-    assert named.is_valid()
-    assert named.validated_data["filename"] == "real.txt"
-    missing = ChunkRequestSerializer(data={"filename": "real.txt"})
-    assert not missing.is_valid()
-    assert list(missing.errors) == ["file"]

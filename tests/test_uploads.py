@@ -77,7 +77,7 @@ def test_start_records_the_first_chunk(user: Any, data: bytes) -> None:
 def test_first_chunk_must_start_at_zero(user: Any) -> None:
     with pytest.raises(exceptions.OffsetMismatch) as caught:
         uploads.start(ChunkedUpload, chunk_range(CHUNK), "x", {"user": user})
-    assert caught.value.extra == {"expected_offset": 0, "provided_offset": CHUNK}
+    assert (caught.value.expected, caught.value.provided) == (0, CHUNK)
     assert not ChunkedUpload.objects.exists()
 
 
@@ -121,7 +121,7 @@ def test_complete_before_all_bytes_arrived(user: Any, data: bytes) -> None:
     upload = send_first(user, data)
     with pytest.raises(exceptions.UploadIncomplete) as caught:
         uploads.complete(upload, md5(data))
-    assert caught.value.extra == {"offset": CHUNK, "size": TOTAL}
+    assert (caught.value.received, caught.value.total) == (CHUNK, TOTAL)
     assert fresh(upload).lease_token is None
 
 
@@ -149,7 +149,7 @@ def test_resume_refuses_a_wrong_offset_and_total(user: Any, data: bytes) -> None
     upload = send_first(user, data)
     with pytest.raises(exceptions.OffsetMismatch) as caught:
         uploads.resume(upload, chunk_range(2 * CHUNK))
-    assert caught.value.extra == {"expected_offset": CHUNK, "provided_offset": 2 * CHUNK}
+    assert (caught.value.expected, caught.value.provided) == (CHUNK, 2 * CHUNK)
     with pytest.raises(exceptions.TotalMismatch):
         uploads.resume(upload, chunk_range(CHUNK, total=TOTAL + 1))
     assert fresh(upload).lease_token is None
@@ -315,7 +315,7 @@ def test_aborted_first_chunk_leaves_nothing(
 def test_stored_bytes_lost_outside_the_app(user: Any, data: bytes) -> None:
     upload = send_first(user, data)
     upload.file.storage.delete(file_name(upload))
-    with pytest.raises(uploads.StoredBytesLost):
+    with pytest.raises(exceptions.StoredBytesMissing):
         uploads.resume(upload, chunk_range(CHUNK))
     assert fresh(upload).lease_token is None
 
@@ -324,9 +324,8 @@ def test_truncated_stored_bytes_are_lost(user: Any, data: bytes) -> None:
     upload = send_first(user, data)
     with upload.file.storage.open(file_name(upload), "r+b") as handle:
         handle.truncate(CHUNK - 1)
-    with pytest.raises(uploads.StoredBytesLost) as caught:
+    with pytest.raises(exceptions.StoredBytesMissing):
         uploads.resume(upload, chunk_range(CHUNK))
-    assert caught.value.status_code == 410
 
 
 @override_settings(DRF_CHUNKED_UPLOAD_CHECKSUM="sha3_256")

@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime  # fromisoformat takes no Z before 3.11
 from rest_framework.test import APIClient
 
-from chunked_uploads.hashing import is_resumable
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.resumable_digests import is_resumable
 
 from .helpers import LIST_URL, md5, put_chunk, stored_bytes, upload_in_chunks
 from .view_helpers import (

@@ -29,6 +29,7 @@ from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.module_loading import import_string
 
 from ..conf import conf
+from ..exceptions import StoredBytesMissing
 
 __all__ = [
     "ChunkStore",
@@ -52,10 +53,6 @@ class StoreBusy(Exception):
     """Another writer holds the object (a stalled request whose lease already ran out)."""
 
 
-class StoredBytesMissing(Exception):
-    """The store holds fewer bytes than were acknowledged (deleted or lost outside the app)."""
-
-
 class ChunkWriter(Protocol):
     def write(self, data: bytes | memoryview) -> None: ...
 
@@ -77,7 +74,7 @@ class ChunkStore(ABC):
     """
 
     # Whether ``open_reader`` works before ``finalize``: completion re-reads the bytes when the
-    # checksum cannot be saved between requests (see ``hashing.py``), which such a store refuses.
+    # checksum cannot be saved between requests (see ``resumable_digests.py``), which such a store refuses.
     can_read_in_progress = True
 
     def __init__(self, storage: Storage) -> None:

@@ -36,7 +36,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from .conf import conf
+from ...conf import conf
 
 DEFAULT_PREFIX = "uploads"
 # The protocol's action names (PROTOCOL.md); ``partial_update`` is the "append" of the protocol.
@@ -356,7 +356,7 @@ def checksum_query_parameter(checksum: str) -> OpenApiParameter:
 class ChunkedUploadViewSetExtension(OpenApiViewExtension):  # type: ignore[no-untyped-call]
     """Describe every ``ChunkedUploadViewSet`` (and subclass) with ``ChunkedUploadSchema``."""
 
-    target_class = "chunked_uploads.views.ChunkedUploadViewSet"
+    target_class = "chunked_uploads.protocols.native.views.ChunkedUploadViewSet"
     match_subclasses = True
 
     def view_replacement(self) -> type[Any]:

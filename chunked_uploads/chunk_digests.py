@@ -19,9 +19,10 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from . import exceptions
+from .bodies import Readable
 
 # RFC 9530 section 5 registry names -> hashlib names (the "deprecated" ones are still checked).
 ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5", "sha": "sha1"}
@@ -63,7 +64,7 @@ class BodyDigests:
 class DigestingStream:
     """A read-only stream that feeds what it reads to ``BodyDigests``."""
 
-    def __init__(self, stream: IO[bytes], digests: BodyDigests) -> None:
+    def __init__(self, stream: Readable, digests: BodyDigests) -> None:
         self._stream = stream
         self._digests = digests
 

@@ -1,8 +1,8 @@
-"""A chunk request's body as a stream: read from the socket itself under gunicorn, else as WSGI gives it.
+"""Optional integration: read a chunk's body from gunicorn's socket itself, off by default.
 
 gunicorn's ``wsgi.input`` passes each body byte through several buffers (its unreader's, its
-reader's and its body's ``BytesIO``, each written, read back and sliced): measured here, a bare WSGI
-app that only writes and md5s raw bodies spends ~40 % of its CPU there. When the request is served
+reader's and its body's ``BytesIO``, each written, read back and sliced; docs/benchmarks.md has
+what that costs). With ``DRF_CHUNKED_UPLOAD_SOCKET_READS = True``, when the request is served
 by gunicorn's sync or gthread worker, has a ``Content-Length`` body and nothing has read it yet,
 ``open_body()`` takes over gunicorn's connection for the rest of that body: the bytes gunicorn has
 already buffered are handed out first, then the socket is read with ``recv()``, one copy per byte.
@@ -23,25 +23,18 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from django.http import HttpRequest
 
-from . import exceptions
-from .conf import conf
+from .. import exceptions
+from ..conf import conf
+from . import Readable, ReplayStream, content_length
 
 logger = logging.getLogger(__name__)
 
 _GUNICORN_BODY = ("gunicorn.http.body", "Body")
 _GUNICORN_LENGTH_READER = ("gunicorn.http.body", "LengthReader")
-
-
-class Readable(Protocol):
-    """What the parsers read a body through: ``read(size)`` may return fewer bytes, ``b""`` at
-    the end."""
-
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def open_body(stream: Any, django_request: HttpRequest) -> Readable:
@@ -66,35 +59,9 @@ def read_timeout() -> float:
     return 2 * float(conf.lease_seconds)
 
 
-def content_length(meta: Mapping[str, Any]) -> int | None:
-    """The request's declared body length; ``None`` when missing, invalid or negative."""
-    try:
-        length = int(meta.get("CONTENT_LENGTH") or "")
-    except (TypeError, ValueError):
-        return None
-    return length if length >= 0 else None
-
-
 def _is(obj: object, qualified: tuple[str, str]) -> bool:
     cls = type(obj)
     return (cls.__module__, cls.__name__) == qualified
-
-
-class ReplayStream:
-    """Bytes already read (``head``) first, then what ``read_rest(size)`` gives."""
-
-    def __init__(self, head: bytes, read_rest: Callable[[int], bytes]) -> None:
-        self._head = memoryview(head)
-        self._read_rest = read_rest
-
-    def read(self, size: int = -1, /) -> bytes:
-        """Up to ``size`` bytes (all of ``head``, or all that is left, when negative)."""
-        if self._head:
-            count = len(self._head) if size < 0 else size
-            head = bytes(self._head[:count])
-            self._head = self._head[count:]
-            return head
-        return self._read_rest(size)
 
 
 class GunicornSocketBody(ReplayStream):

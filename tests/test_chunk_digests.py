@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chunked_uploads.digests import parse_body_digests
+from chunked_uploads.chunk_digests import parse_body_digests
 from chunked_uploads.exceptions import (
     ChunkDigestHeaderTooLarge,
     ChunkDigestMismatch,

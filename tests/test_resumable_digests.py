@@ -1,4 +1,4 @@
-"""Tests for chunked_uploads.hashing: resumable digests must equal hashlib's."""
+"""Tests for chunked_uploads.resumable_digests: resumable digests must equal hashlib's."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chunked_uploads import hashing
-from chunked_uploads.hashing import (
+from chunked_uploads import resumable_digests
+from chunked_uploads.resumable_digests import (
     RESUMABLE_ALGORITHMS,
     DigestStateError,
     ResumableDigest,
@@ -61,9 +61,9 @@ def hash_in_pieces(algorithm: str, data: bytes, cuts: list[int]) -> str:
 @pytest.fixture
 def fresh_backends() -> Iterator[None]:
     """Forget verified backends, before and after a test that breaks them."""
-    hashing._backend.cache_clear()
+    resumable_digests._backend.cache_clear()
     yield
-    hashing._backend.cache_clear()
+    resumable_digests._backend.cache_clear()
 
 
 def test_common_algorithms_are_resumable_here() -> None:
@@ -148,7 +148,7 @@ def test_state_continues_in_another_process(algorithm: str) -> None:
     digest = ResumableDigest(algorithm)
     digest.update(b"written by one worker, ")
     script = (
-        "import sys; from chunked_uploads.hashing import ResumableDigest as R; "
+        "import sys; from chunked_uploads.resumable_digests import ResumableDigest as R; "
         "d = R(sys.argv[1], bytes.fromhex(sys.argv[2])); "
         "d.update(b'finished by another'); print(d.hexdigest())"
     )
@@ -169,7 +169,7 @@ def test_state_of_another_algorithm_is_refused(saved: str, loaded: str) -> None:
 
 
 def damaged_states(algorithm: str, state: bytes) -> dict[str, bytes]:
-    num_at = 5 + hashing._SPECS[algorithm].layout.num.offset  # after the 5-byte header
+    num_at = 5 + resumable_digests._SPECS[algorithm].layout.num.offset  # after the 5-byte header
     return {
         "empty": b"",
         "header only": state[:5],
@@ -257,7 +257,7 @@ def test_names_are_case_insensitive(algorithm: str) -> None:
 
 
 def test_forced_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hashing, "is_resumable", lambda algorithm: False)
+    monkeypatch.setattr(resumable_digests, "is_resumable", lambda algorithm: False)
     assert digest_mode("md5") == "streaming"
     digest = new_digest("md5", b"state from a resumable worker")
     assert isinstance(digest, StreamingDigest)
@@ -306,7 +306,7 @@ def test_update_does_not_keep_the_callers_buffer_locked() -> None:
 def test_missing_library_means_streaming(
     monkeypatch: pytest.MonkeyPatch, fresh_backends: None
 ) -> None:
-    monkeypatch.setattr(hashing, "_library", lambda source: None)
+    monkeypatch.setattr(resumable_digests, "_library", lambda source: None)
     assert not any(is_resumable(a) for a in ALGORITHMS)
     assert digest_mode("sha256") == "streaming"
     assert isinstance(new_digest("sha256"), StreamingDigest)
@@ -315,8 +315,10 @@ def test_missing_library_means_streaming(
 def test_system_library_is_a_fallback(
     monkeypatch: pytest.MonkeyPatch, fresh_backends: None
 ) -> None:
-    real = hashing._library
-    monkeypatch.setattr(hashing, "_library", lambda s: None if s == "hashlib" else real(s))
+    real = resumable_digests._library
+    monkeypatch.setattr(
+        resumable_digests, "_library", lambda s: None if s == "hashlib" else real(s)
+    )
     if real("system") is None:
         pytest.skip("no libcrypto visible to ctypes.util.find_library")
     assert hash_in_pieces("sha1", b"abcdef", [2]) == expected("sha1", b"abcdef")
@@ -326,14 +328,16 @@ def test_system_library_is_a_fallback(
     "broken",
     [
         {"prefix": "NO_SUCH"},  # missing symbols
-        {"layout": hashing._ShaCtx},  # struct mirror of the wrong size
+        {"layout": resumable_digests._ShaCtx},  # struct mirror of the wrong size
         {"digest_size": 20, "name": "sha1"},  # disagrees with hashlib
     ],
 )
 def test_failed_load_checks_mean_streaming(
     monkeypatch: pytest.MonkeyPatch, fresh_backends: None, broken: dict[str, Any]
 ) -> None:
-    monkeypatch.setitem(hashing._SPECS, "md5", replace(hashing._SPECS["md5"], **broken))
+    monkeypatch.setitem(
+        resumable_digests._SPECS, "md5", replace(resumable_digests._SPECS["md5"], **broken)
+    )
     assert not is_resumable("md5")
     assert digest_mode("md5") == "streaming"
     assert isinstance(new_digest("md5"), StreamingDigest)

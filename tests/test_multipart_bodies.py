@@ -1,7 +1,8 @@
-"""Tests of ``multipart.py``: the chunk's part taken out of a multipart body, the rest left to Django.
+"""Tests of ``bodies/multipart.py``: the chunk's part taken out of a multipart body, the rest left to
+Django.
 
 Differential: every body is parsed twice, by Django's ``MultiPartParser`` alone and by
-``split_chunk_part()`` followed by Django on what it leaves, through the same recording upload
+``ChunkPartReader`` followed by Django on what it leaves, through the same recording upload
 handler; the chunk's bytes, its file name and the other fields must come out the same. Tried:
 bodies read back in pieces of 1 byte to 1 MiB (so the boundary straddles every possible block
 edge), data full of near-boundaries (``\\r\\n--`` and boundary prefixes), fields before and after
@@ -15,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from django.core.exceptions import TooManyFilesSent
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http.multipartparser import MultiPartParser
 
-from chunked_uploads.multipart import MAX_PREFIX, split_chunk_part
+from chunked_uploads.bodies.multipart import MAX_PREFIX, ChunkPartReader, PartHeaders, Split
 
 BOUNDARY = "xYzZY-boundary"
 FIELD = "file"
@@ -69,6 +71,24 @@ class Choppy:
     def read(self, size: int = -1) -> bytes:
         limit = self._random.randint(1, self._largest)
         return self._body.read(limit if size < 0 else min(size, limit))
+
+
+def split_chunk_part(
+    stream: Any,
+    boundary: bytes,
+    field_name: str,
+    open_part: Callable[[PartHeaders], Any],
+    sanitize: Callable[[str], str | None],
+) -> Split:
+    """Pull the chunk's part out of ``stream`` with ``ChunkPartReader``, as ``MultipartBody``
+    does, into ``open_part(part).write``; return what is left for Django."""
+    reader = ChunkPartReader(stream, boundary, field_name, sanitize)
+    part = reader.find()
+    if part is not None:
+        writer = open_part(part)
+        for block in reader.blocks():
+            writer.write(block)
+    return reader.rest()
 
 
 def meta(length: int) -> dict[str, Any]:
@@ -251,7 +271,7 @@ def test_the_chunk_part_counts_against_the_file_limit(
 def test_a_trickled_body_is_searched_a_bounded_number_of_times(monkeypatch: Any) -> None:
     """A client sending its first 64 KiB a byte per packet: the search for the chunk's part
     must not start over for every byte (quadratic work on the server)."""
-    from chunked_uploads import multipart
+    from chunked_uploads.bodies import multipart
 
     searches = []
     real = multipart._next_part
@@ -285,3 +305,59 @@ def test_large_blocks_pass_through_unsliced() -> None:
     assert b"".join(handler.parts) == block + block
     # After the first block (which shares a read with the headers), blocks are handed on as read.
     assert any(part is not None and len(part) == 1 << 20 for part in handler.parts[1:])
+
+
+# -- MultipartBody, through the view: the chunk part taken as it streams, or spooled by Django --
+
+
+def put_multipart(api: Any, body: bytes, start: int, end: int, total: int) -> Any:
+    return api.generic(
+        "PUT",
+        "/api/uploads/",
+        body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        HTTP_CONTENT_RANGE=f"bytes {start}-{end}/{total}",
+    )
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        pytest.param(b"", id="streamed"),
+        pytest.param(field("note", "y" * (MAX_PREFIX + 10)), id="spooled-after-64k"),
+    ],
+)
+def test_a_chunk_is_stored_whichever_way_it_is_read(api: Any, prefix: bytes) -> None:
+    from chunked_uploads.models import ChunkedUpload
+
+    from .helpers import stored_bytes
+
+    chunk = tricky_data(50_000, 5)
+    body = prefix + file_part(FIELD, chunk, "a.bin") + field("filename", "named.bin") + closing()
+    response = put_multipart(api, body, 0, len(chunk) - 1, len(chunk) + 10)
+    assert response.status_code == 200, response.content
+    upload = ChunkedUpload.objects.get()
+    assert (upload.offset, upload.filename) == (len(chunk), "named.bin")
+    assert stored_bytes(upload) == chunk
+
+
+def test_a_base64_encoded_chunk_part_is_decoded_by_django(api: Any) -> None:
+    import base64
+
+    from chunked_uploads.models import ChunkedUpload
+
+    from .helpers import stored_bytes
+
+    chunk = os.urandom(3000)
+    encoded = base64.b64encode(chunk)
+    body = file_part(FIELD, encoded, extra=b"Content-Transfer-Encoding: base64\r\n") + closing()
+    response = put_multipart(api, body, 0, len(chunk) - 1, len(chunk))
+    assert response.status_code == 200, response.content
+    assert stored_bytes(ChunkedUpload.objects.get()) == chunk
+
+
+def test_a_spooled_body_without_the_chunk_part_has_no_chunk(api: Any) -> None:
+    body = field("note", "y" * (MAX_PREFIX + 10)) + file_part("other", b"x") + closing()
+    response = put_multipart(api, body, 0, 0, 1)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "no_chunk"

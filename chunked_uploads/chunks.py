@@ -1,0 +1,143 @@
+"""Receiving one chunk, without HTTP: the protocol's checks in their order, then the bytes.
+
+A protocol edge describes the chunk in a ``ChunkRequest`` (its byte range, parsed once from the
+protocol's header; the digests to verify; the limits; which upload it is for) and hands it to
+``receive()`` with a body reader (``bodies/``). ``receive()`` runs the checks of PROTOCOL.md in
+their order (the per-user limits of ``quotas.py`` first), refusing what the headers alone refuse
+before any body byte is read, then pulls the
+chunk's blocks from the reader into the upload's ``ChunkSession`` (store writer + running digest)
+and acknowledges them. The path of a chunk's bytes is this loop:
+view -> body reader -> ``receive()`` -> ``ChunkSession.write()`` -> store + digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import exceptions, quotas, uploads
+from .bodies import ChunkBody, ChunkPart, clean_filename
+from .chunk_digests import BodyDigests
+from .models import AbstractChunkedUpload
+from .ranges import ContentRange, parse_content_range
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """The chunk starts an upload of ``model``; ``owner()`` gives the owner's fields (or raises
+    ``UserRequired``, check 11) when the chunk begins. ``user`` (in ``user_field``) is whom the
+    per-user limits count against (``quotas.py``)."""
+
+    model: type[AbstractChunkedUpload]
+    owner: Callable[[], Mapping[str, Any]]
+    user: Any = None
+    user_field: str = "user"
+
+
+@dataclass(frozen=True)
+class ExistingUpload:
+    """The chunk continues an upload; ``find()`` looks it up (or raises, check 6) when the chunk
+    begins."""
+
+    find: Callable[[], AbstractChunkedUpload]
+
+
+@dataclass(frozen=True)
+class ChunkRequest:
+    """What a protocol edge tells the core about one chunk request."""
+
+    target: NewUpload | ExistingUpload
+    # ``None`` with ``whole``: a whole file in one request, its length that of the body.
+    byte_range: ContentRange | None = None
+    # The range header's fault, reported in the protocol's order (after "no chunk").
+    range_error: exceptions.UploadError | None = None
+    whole: bool = False
+    digests: BodyDigests | None = None
+    max_bytes: int | None = None
+    max_chunk_bytes: int | None = None
+    # The request's ``Content-Length``: what a whole file in one request declares at most.
+    body_length: int | None = None
+
+    @classmethod
+    def for_range_header(cls, header: str | None, **fields: Any) -> ChunkRequest:
+        """A chunk with a ``bytes START-END/TOTAL`` header, parsed (once) here."""
+        try:
+            return cls(byte_range=parse_content_range(header), **fields)
+        except (exceptions.InvalidContentRange, exceptions.RangeExceedsTotal) as error:
+            return cls(range_error=error, **fields)
+
+
+@dataclass(frozen=True)
+class Received:
+    """An acknowledged chunk: the upload as recorded, and the request's other form fields."""
+
+    upload: AbstractChunkedUpload
+    fields: Mapping[str, Any]
+
+
+def receive(request: ChunkRequest, body: ChunkBody) -> Received:
+    """Check the chunk, stream it into the upload and acknowledge it."""
+    check_quota(request)
+    check_limits(request)
+    part = body.open_chunk()  # check 1
+    if request.digests is not None and not part.digestible:
+        raise exceptions.ChunkDigestUnverifiable()
+    session = begin(request, part)
+    try:
+        for block in part.blocks:
+            session.write(block)
+        fields = body.fields()
+        if request.digests is not None:
+            request.digests.verify()
+        filename = fields.get("filename")
+        name = clean_filename(filename) if isinstance(filename, str) else None
+        upload = session.commit(filename=name, announce=not request.whole)
+        return Received(upload, fields)
+    except BaseException:
+        session.abort()
+        raise
+
+
+def check_quota(request: ChunkRequest) -> None:
+    """The per-user limits on unfinished uploads, for a chunk that starts one."""
+    target = request.target
+    if isinstance(target, NewUpload):
+        length = request.body_length if request.whole else None
+        declared = quotas.declared_total(request.byte_range, length)
+        quotas.check_new_upload(target.model, target.user_field, target.user, declared)
+
+
+def check_limits(request: ChunkRequest) -> None:
+    """Refuse a chunk over a size limit from its headers alone, before any body byte is read
+    (a multipart reader reads a whole block before it reaches the chunk's part)."""
+    if request.byte_range is not None:
+        check_sizes(request, request.byte_range, None)
+
+
+def check_sizes(request: ChunkRequest, byte_range: ContentRange, length: int | None) -> None:
+    """Checks 4 and 5: the total and per-chunk limits, and the body's length."""
+    if request.max_bytes is not None and byte_range.total > request.max_bytes:
+        raise exceptions.SizeLimitExceeded(request.max_bytes)
+    max_chunk = request.max_chunk_bytes
+    if max_chunk is not None and byte_range.length > max_chunk:
+        raise exceptions.ChunkTooLarge(byte_range.length, max_chunk)
+    if length is not None and length != byte_range.length:
+        raise exceptions.ChunkSizeMismatch(length, byte_range.length)
+
+
+def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession:
+    """Checks 2 to 11 and the upload's lease: the chunk opened for writing."""
+    if request.range_error is not None:
+        raise request.range_error  # checks 2 and 3
+    byte_range = request.byte_range
+    if request.whole and part.length is not None:
+        byte_range = ContentRange.whole(part.length)
+    if byte_range is not None:
+        check_sizes(request, byte_range, part.length)
+    target = request.target
+    if isinstance(target, ExistingUpload):
+        assert byte_range is not None, "a chunk of an existing upload has a range"
+        return uploads.resume(target.find(), byte_range)
+    owner = target.owner()
+    return uploads.start(target.model, byte_range, part.file_name, owner, request.max_bytes)
