@@ -41,6 +41,7 @@ DEFAULTS = [
     ("max_chunk_bytes", None),
     ("fsync", False),
     ("lease_seconds", 60.0),
+    ("checkpoint_bytes", 8 * 1024 * 1024),
     ("socket_reads", False),
 ]
 
@@ -61,6 +62,7 @@ OVERRIDES = [
     ("MAX_CHUNK_BYTES", "max_chunk_bytes", 4096, 4096),
     ("FSYNC", "fsync", True, True),
     ("LEASE_SECONDS", "lease_seconds", 5, 5),
+    ("CHECKPOINT_BYTES", "checkpoint_bytes", None, None),
     ("SOCKET_READS", "socket_reads", True, True),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -321,3 +322,25 @@ def test_deferred_length_is_bounded_by_the_limit(api: APIClient) -> None:
     assert patch(api, url, b"abc", 0).status_code == 204
     assert patch(api, url, b"de", 3).status_code == 413
     assert upload_of(url).offset == 3
+
+
+def test_the_openapi_schema_documents_the_tus_endpoints() -> None:
+    import yaml
+
+    golden = yaml.safe_load((Path(__file__).with_name("schema.yaml")).read_text())
+    operations = {
+        operation["operationId"]: operation
+        for path in ("/api/tus/", "/api/tus/{id}/")
+        for operation in golden["paths"][path].values()
+    }
+    assert set(operations) == {"tus_create", "tus_offset", "tus_append", "tus_terminate"}
+    for operation in operations.values():
+        tus_resumable = [p for p in operation["parameters"] if p["name"] == "Tus-Resumable"]
+        assert tus_resumable[0]["required"] is True
+        assert "412" in operation["responses"]
+    append = operations["tus_append"]
+    assert set(append["requestBody"]["content"]) == {OCTETS}
+    assert {"204", "409", "413", "415", "423", "460"} <= set(append["responses"])
+    assert "Upload-Offset" in append["responses"]["204"]["headers"]
+    assert "Location" in operations["tus_create"]["responses"]["201"]["headers"]
+    assert "Repr-Digest" in operations["tus_offset"]["responses"]["200"]["headers"]

@@ -45,7 +45,6 @@ class TusUploadViewSet(ChunkedUploadViewSet):
     parser_classes = (UnreadBodyParser,)
     http_method_names = ["get", "head", "post", "patch", "delete", "options"]
     protocol = "tus"
-    schema = None  # documented in the OpenAPI schema by ``schema.py`` once drf-spectacular knows it
     logger_name = "chunked_uploads.tus"
 
     @classmethod
