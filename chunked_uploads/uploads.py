@@ -151,8 +151,15 @@ class ChunkSession:
         if self._digest is not None:
             self._digest.update(data)
         self.received += len(data)
-        if self.checkpoint_bytes and self.received - self.checkpointed >= self.checkpoint_bytes:
+        if self._checkpoint_due():
             self.checkpoint()
+
+    def _checkpoint_due(self) -> bool:
+        if not self.checkpoint_bytes or self.received - self.checkpointed < self.checkpoint_bytes:
+            return False
+        # The chunk's last byte is acknowledged by ``commit()``, with the upload's completion
+        # right after: a check-point there would only cost one more write.
+        return self.byte_range is None or self.received < self.byte_range.length
 
     def checkpoint(self) -> None:
         """Acknowledge the bytes received so far without ending the chunk.

@@ -344,3 +344,32 @@ def test_the_openapi_schema_documents_the_tus_endpoints() -> None:
     assert "Upload-Offset" in append["responses"]["204"]["headers"]
     assert "Location" in operations["tus_create"]["responses"]["201"]["headers"]
     assert "Repr-Digest" in operations["tus_offset"]["responses"]["200"]["headers"]
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES=2**20)
+def test_a_patch_with_a_checksum_is_all_or_nothing(api: APIClient) -> None:
+    data = bytes(range(256)) * (3 * 2**12)  # 3 MiB: three check-points' worth
+    url = new_upload(api, len(data))
+    bad = f"sha1 {b64(hashlib.sha1(b'other').digest())}"
+    assert patch(api, url, data, 0, HTTP_UPLOAD_CHECKSUM=bad).status_code == 460
+    assert upload_of(url).offset == 0
+    good = f"sha1 {b64(hashlib.sha1(data).digest())}"
+    assert patch(api, url, data, 0, HTTP_UPLOAD_CHECKSUM=good).status_code == 204
+    assert stored_bytes(upload_of(url)) == data
+
+
+def test_session_authentication_needs_the_csrf_header(user: Any) -> None:
+    from django.middleware.csrf import _get_new_csrf_string
+
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(user)
+    token = _get_new_csrf_string()
+    browser.cookies["csrftoken"] = token
+    assert browser.post(URL, **TUS, HTTP_UPLOAD_LENGTH="3").status_code == 403
+    response = browser.post(URL, **TUS, HTTP_UPLOAD_LENGTH="3", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+    url = response["Location"]
+    assert patch(browser, url, b"abc", 0).status_code == 403
+    assert upload_of(url).offset == 0
+    assert patch(browser, url, b"abc", 0, HTTP_X_CSRFTOKEN=token).status_code == 204
+    assert stored_bytes(upload_of(url)) == b"abc"
