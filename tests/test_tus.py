@@ -55,6 +55,7 @@ def upload_of(url: str) -> ChunkedUpload:
     return ChunkedUpload.objects.get(pk=url.rstrip("/").rsplit("/", 1)[1])
 
 
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_BYTES=None)
 def test_options_announces_the_server() -> None:
     response = APIClient().options(URL)
     assert response.status_code == 204
@@ -373,3 +374,11 @@ def test_session_authentication_needs_the_csrf_header(user: Any) -> None:
     assert upload_of(url).offset == 0
     assert patch(browser, url, b"abc", 0, HTTP_X_CSRFTOKEN=token).status_code == 204
     assert stored_bytes(upload_of(url)) == b"abc"
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS=1)
+def test_the_unfinished_uploads_quota_applies(api: APIClient) -> None:
+    new_upload(api, 3)
+    response = create(api, 3)
+    assert response.status_code == 403
+    assert response.json()["code"] == "too_many_unfinished_uploads"

@@ -78,7 +78,9 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         target = chunks.NewUpload(
             self.get_model(),
             partial(self.get_owner_fields, request),
-            {"tus_metadata": raw_metadata},
+            user=getattr(request, "user", None),
+            user_field=self.user_field_name,
+            fields={"tus_metadata": raw_metadata},
         )
         upload = self.receive(
             request, target, byte_range, max_bytes, tus.metadata_filename(metadata)
