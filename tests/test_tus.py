@@ -382,3 +382,28 @@ def test_the_unfinished_uploads_quota_applies(api: APIClient) -> None:
     response = create(api, 3)
     assert response.status_code == 403
     assert response.json()["code"] == "too_many_unfinished_uploads"
+
+
+def test_a_failed_completion_hook_runs_again_at_the_next_head(api: APIClient) -> None:
+    calls: list[str] = []
+
+    def receiver(upload: ChunkedUpload, **kwargs: Any) -> None:
+        calls.append(str(upload.pk))
+        if len(calls) == 1:
+            raise RuntimeError("the hook failed")
+
+    url = new_upload(api, 3)
+    signals.upload_completed.connect(receiver)
+    try:
+        with pytest.raises(RuntimeError):
+            patch(api, url, b"abc", 0)
+        upload = upload_of(url)
+        assert (upload.offset, upload.status) == (3, "uploading")
+        response = head(api, url)
+    finally:
+        signals.upload_completed.disconnect(receiver)
+    assert response.status_code == 200
+    assert response["Upload-Offset"] == "3"
+    assert "Repr-Digest" in response
+    assert len(calls) == 2
+    assert upload_of(url).status == "complete"
