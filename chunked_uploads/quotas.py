@@ -49,8 +49,9 @@ def declared_total(byte_range: ContentRange | None, body_length: int | None) -> 
     """The total a new upload declares: its range's total, else its body's length (a single
     shot's), else 0 (a malformed range counts as nothing here: the protocol's checks refuse it
     next)."""
-    if byte_range is not None:
+    if byte_range is not None and byte_range.total is not None:
         return byte_range.total
+    # A tus upload whose length is deferred declares its first request's bytes so far.
     return body_length or 0
 
 

@@ -43,6 +43,7 @@ DEFAULTS = [
     ("max_unfinished_bytes", None),
     ("fsync", False),
     ("lease_seconds", 60.0),
+    ("checkpoint_bytes", 8 * 1024 * 1024),
     ("socket_reads", False),
 ]
 
@@ -65,6 +66,7 @@ OVERRIDES = [
     ("MAX_UNFINISHED_BYTES", "max_unfinished_bytes", 2**30, 2**30),
     ("FSYNC", "fsync", True, True),
     ("LEASE_SECONDS", "lease_seconds", 5, 5),
+    ("CHECKPOINT_BYTES", "checkpoint_bytes", None, None),
     ("SOCKET_READS", "socket_reads", True, True),
 ]
 
