@@ -19,6 +19,7 @@ from . import exceptions, uploads
 from .bodies import ChunkBody, ChunkPart, clean_filename
 from .chunk_digests import BodyDigests
 from .models import AbstractChunkedUpload
+from .parts import PartSession
 from .ranges import ContentRange, parse_content_range
 
 
@@ -29,6 +30,8 @@ class NewUpload:
 
     model: type[AbstractChunkedUpload]
     owner: Callable[[], Mapping[str, Any]]
+    # Parallel mode: later chunks at any offset, in any order (``parts.py``).
+    parallel: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def check_sizes(request: ChunkRequest, byte_range: ContentRange, length: int | N
         raise exceptions.ChunkSizeMismatch(length, byte_range.length)
 
 
-def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession:
+def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession | PartSession:
     """Checks 2 to 11 and the upload's lease: the chunk opened for writing."""
     if request.range_error is not None:
         raise request.range_error  # checks 2 and 3
@@ -124,4 +127,11 @@ def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession:
         assert byte_range is not None, "a chunk of an existing upload has a range"
         return uploads.resume(target.find(), byte_range)
     owner = target.owner()
-    return uploads.start(target.model, byte_range, part.file_name, owner, request.max_bytes)
+    return uploads.start(
+        target.model,
+        byte_range,
+        part.file_name,
+        owner,
+        request.max_bytes,
+        parallel=target.parallel,
+    )

@@ -21,7 +21,7 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import exceptions, handoff, signals
+from . import exceptions, handoff, parts, signals
 from .conf import conf
 from .models import AbstractChunkedUpload, UploadStatus
 from .ranges import ContentRange
@@ -263,36 +263,57 @@ def start(
     filename: str | None,
     owner: Mapping[str, Any],
     max_bytes: int | None = None,
-) -> ChunkSession:
+    *,
+    parallel: bool = False,
+) -> ChunkSession | parts.PartSession:
     """Create an upload for its first chunk and open that chunk for writing.
 
     ``byte_range`` is ``None`` for a whole file whose length the request did not tell.
+    ``parallel``: later chunks may come at any offset, in any order (``parts.py``); the first
+    one still starts at 0.
     """
     if byte_range is not None and byte_range.start != 0:
         raise exceptions.OffsetMismatch(0, byte_range.start)
+    store = get_store()
+    if parallel and (byte_range is None or not store.supports_parts):
+        raise exceptions.PartLayoutRefused(
+            f"This server's store ({type(store).__name__}) does not take parallel uploads"
+        )
     token = uuid.uuid4()
     upload = model(
         size=byte_range.total if byte_range is not None else None,
         checksum_algorithm=conf.checksum,
-        lease_token=token,
-        lease_expires_at=_lease_until(),
         **owner,
     )
+    if parallel:
+        assert byte_range is not None
+        upload.parallel = True
+        mine = [0, byte_range.length, token.hex, time.time() + conf.lease_seconds]
+        upload.parts = {"stored": [], "reserved": [mine]}
+    else:
+        upload.lease_token, upload.lease_expires_at = token, _lease_until()
     upload.filename = filename or str(upload.pk)
     upload.save(force_insert=True)
-    store = get_store()
     try:
         field = upload._meta.get_field("file")
         upload.file.name = store.create(field.generate_filename(upload, upload.filename))
         model._default_manager.filter(pk=upload.pk).update(file=upload.file.name)
+        if parallel:
+            assert byte_range is not None
+            name = upload.file.name
+            return parts.PartSession(upload, token.hex, byte_range, store, name, created=True)
         return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
     except BaseException:
         delete_upload(upload)
         raise
 
 
-def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSession:
+def resume(
+    upload: AbstractChunkedUpload, byte_range: ContentRange
+) -> ChunkSession | parts.PartSession:
     """Open the next chunk of an existing upload for writing, after the protocol's checks."""
+    if upload.parallel:
+        return _resume_part(upload, byte_range)
     try:
         token = _acquire(upload)
     except exceptions.UploadBusy:
@@ -306,6 +327,19 @@ def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSess
         return ChunkSession(upload, token, byte_range, get_store(), created=False)
     except BaseException:
         _release(upload, token)
+        raise
+
+
+def _resume_part(upload: AbstractChunkedUpload, byte_range: ContentRange) -> parts.PartSession:
+    """A chunk of a parallel upload: reserve its range, open it at its offset."""
+    token = parts.reserve(upload, byte_range)
+    try:
+        store = get_store()
+        return parts.PartSession(
+            upload, token, byte_range, store, stored_name(upload), created=False
+        )
+    except BaseException:
+        parts.release(upload, token)
         raise
 
 
@@ -325,6 +359,9 @@ def complete(
     upload. ``single_shot``: the upload's only chunk was committed without signals; send them now,
     so a single shot that fails (and leaves nothing behind) is never announced.
     """
+    if upload.parallel and not upload.checksum:
+        check_writable(upload)
+        parts.settle(upload, get_store(), stored_name(upload))
     try:
         token = _acquire(upload)
     except exceptions.UploadBusy:
