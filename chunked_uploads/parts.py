@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import exceptions
+from .combinable_checksums import Crc32cDigest, combine_all, is_combinable
 from .conf import conf
 from .models import AbstractChunkedUpload, UploadStatus
 from .ranges import ContentRange
@@ -164,13 +165,20 @@ def _without(parts: Parts, token: str) -> list[list[Any]]:
 
 
 def acknowledge(
-    upload: AbstractChunkedUpload, token: str, byte_range: ContentRange, record: Any, **fields: Any
+    upload: AbstractChunkedUpload,
+    token: str,
+    byte_range: ContentRange,
+    record: Any,
+    crc: int | None = None,
+    **fields: Any,
 ) -> None:
-    """Record the chunk's range as stored, in place of its reservation."""
+    """Record the chunk's range as stored (with the store's record of it and, for a combinable
+    checksum, the CRC of its bytes), in place of its reservation."""
     start, end = byte_range.start, byte_range.end + 1
 
     def step(parts: Parts) -> Parts:
-        stored = sorted([*parts["stored"], [start, end, record]], key=lambda r: int(r[0]))
+        mine = [start, end, record, crc]
+        stored = sorted([*parts["stored"], mine], key=lambda r: int(r[0]))
         return {"stored": stored, "reserved": _without(parts, token)}
 
     change(upload, step, **fields)
@@ -192,7 +200,8 @@ def advance_prefix(upload: AbstractChunkedUpload, store: ChunkStore, name: str) 
     digest with their bytes read back from the store (the ranges that arrived ahead)."""
     manager = type(upload)._default_manager
     algorithm = upload.checksum_algorithm
-    resumable = is_resumable(algorithm)
+    # A combinable checksum is computed from the chunks' CRCs at completion: nothing to read.
+    resumable = is_resumable(algorithm) and not is_combinable(algorithm)
     for _ in range(_ATTEMPTS):
         refresh(upload)
         following = _following(upload)
@@ -210,7 +219,7 @@ def advance_prefix(upload: AbstractChunkedUpload, store: ChunkStore, name: str) 
 
 def _following(upload: AbstractChunkedUpload) -> list[list[Any]]:
     following, position = [], upload.offset
-    for start, end, record in (upload.parts or empty_parts())["stored"]:
+    for start, end, record, *_ in (upload.parts or empty_parts())["stored"]:
         if start == position:
             following.append([start, end, record])
             position = end
@@ -241,10 +250,16 @@ def settle(upload: AbstractChunkedUpload, store: ChunkStore, name: str) -> None:
     if missing:
         raise exceptions.RangesMissing(missing, upload.size or 0)
     advance_prefix(upload, store, name)
-    stored = [(int(s), int(e) - int(s), r) for s, e, r in (upload.parts or empty_parts())["stored"]]
-    state = store.assembled_state(name, stored)
-    type(upload)._default_manager.filter(pk=upload.pk).update(store_state=state)
-    upload.store_state = state
+    stored = (upload.parts or empty_parts())["stored"]
+    fields: dict[str, Any] = {
+        "store_state": store.assembled_state(name, [(s, e - s, r) for s, e, r, *_ in stored])
+    }
+    if is_combinable(upload.checksum_algorithm):
+        crc = combine_all((entry[3], entry[1] - entry[0]) for entry in stored)
+        fields["digest_state"] = Crc32cDigest(crc.to_bytes(4, "big")).state()
+    type(upload)._default_manager.filter(pk=upload.pk).update(**fields)
+    for field, value in fields.items():
+        setattr(upload, field, value)
 
 
 class PartSession:
@@ -271,11 +286,15 @@ class PartSession:
         self._created = created
         self._renewed_at = time.monotonic()
         algorithm = upload.checksum_algorithm
+        # A combinable checksum: the CRC of this chunk's own bytes, combined at completion.
+        self._crc = Crc32cDigest() if is_combinable(algorithm) else None
         # At the prefix when reserved: nobody can move the prefix past this chunk's start until
         # it is stored, so the saved digest is that of exactly the bytes before it.
         at_prefix = upload.offset == byte_range.start and is_resumable(algorithm)
         self._digest = (
-            new_digest(algorithm, _state_bytes(upload.digest_state)) if at_prefix else None
+            new_digest(algorithm, _state_bytes(upload.digest_state))
+            if at_prefix and self._crc is None
+            else None
         )
         self._writer: ChunkWriter | None = store.open_part_writer(
             name, byte_range.start, upload.store_state
@@ -291,6 +310,8 @@ class PartSession:
         self._writer.write(data)
         if self._digest is not None:
             self._digest.update(data)
+        if self._crc is not None:
+            self._crc.update(data)
         self.received += len(data)
 
     def commit(
@@ -308,7 +329,8 @@ class PartSession:
         fields: dict[str, Any] = {"filename": filename} if filename else {}
         if self._digest is not None:
             fields.update(offset=byte_range.end + 1, digest_state=self._digest.state())
-        acknowledge(self.upload, self._token, byte_range, record, **fields)
+        crc = self._crc.value if self._crc is not None else None
+        acknowledge(self.upload, self._token, byte_range, record, crc, **fields)
         self.committed = True
         advance_prefix(self.upload, self._store, self._name)
         if announce:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import crc32c
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
@@ -122,3 +123,14 @@ def test_missing_chunks_follow_the_stored_ranges() -> None:
     body = {"ranges": [[0, 299], [600, 649]]}
     assert uploader._missing_chunks(body) == [(300, 300), (650, 300), (950, 50)]
     assert uploader._missing_chunks({"ranges": [[0, 999]]}) == []
+
+
+def test_parallel_upload_with_the_combinable_checksum(
+    token: Any, list_url: str, data_file: Path, settings: Any
+) -> None:
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "crc32c"
+    result = client.upload(data_file, list_url, chunk_size=CHUNK, auth=token, parallel=3)
+    content = data_file.read_bytes()
+    upload = ChunkedUpload.objects.get(pk=result.id)
+    assert upload.checksum == f"{crc32c.crc32c(content):08x}"
+    assert stored_bytes(upload) == content

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 import uuid
@@ -17,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .checksums import is_available, new_hash
 from .http import Retry, Upload, UploadError, UploadGone, check_response, http_client
 from .state import FileIdentity, StateFile
 
@@ -70,7 +70,7 @@ class ChunkedUploader:
         self.size = file.seek(0, os.SEEK_END)
         self.upload_url: str | None = None
         self.offset = 0
-        self._digest = hashlib.new(self.algorithm)
+        self._digest = new_hash(self.algorithm)
         self._hashed = 0
 
     def run(self) -> Upload:
@@ -156,7 +156,7 @@ class ChunkedUploader:
     def _single_shot(self) -> Upload:
         """An empty file has no byte range: send it whole, with its checksum, in one POST."""
         files = {self.field_name: (self.filename, b"", "application/octet-stream")}
-        data = {self.algorithm: hashlib.new(self.algorithm).hexdigest()}
+        data = {self.algorithm: new_hash(self.algorithm).hexdigest()}
         try:
             response = check_response(self.http.post(self.list_url, files=files, data=data))
         except UploadError as error:
@@ -173,10 +173,10 @@ class ChunkedUploader:
         named = body.get("checksum_algorithm")
         if self.fixed_algorithm is not None or not isinstance(named, str):
             return False
-        if named == self.algorithm or named not in hashlib.algorithms_available:
+        if named == self.algorithm or not is_available(named):
             return False
         self.algorithm = named
-        self._digest, self._hashed = hashlib.new(named), 0
+        self._digest, self._hashed = new_hash(named), 0
         return True
 
     def _refresh_offset(self) -> None:
@@ -209,7 +209,7 @@ class ChunkedUploader:
     def _hash_to(self, offset: int) -> None:
         """Bring the digest up to ``offset`` by reading the file (after a resume or a jump)."""
         if offset < self._hashed:
-            self._digest, self._hashed = hashlib.new(self.algorithm), 0
+            self._digest, self._hashed = new_hash(self.algorithm), 0
         self.file.seek(self._hashed)
         while self._hashed < offset:
             block = self.file.read(min(READ_BLOCK, offset - self._hashed))
