@@ -252,7 +252,9 @@ def settle(upload: AbstractChunkedUpload, store: ChunkStore, name: str) -> None:
     advance_prefix(upload, store, name)
     stored = (upload.parts or empty_parts())["stored"]
     fields: dict[str, Any] = {
-        "store_state": store.assembled_state(name, [(s, e - s, r) for s, e, r, *_ in stored])
+        "store_state": store.assembled_state(
+            name, upload.store_state, [(s, e - s, r) for s, e, r, *_ in stored]
+        )
     }
     if is_combinable(upload.checksum_algorithm):
         crc = combine_all((entry[3], entry[1] - entry[0]) for entry in stored)
@@ -297,7 +299,7 @@ class PartSession:
             else None
         )
         self._writer: ChunkWriter | None = store.open_part_writer(
-            name, byte_range.start, upload.store_state
+            name, byte_range.start, byte_range.length, upload.store_state
         )
 
     def write(self, data: bytes | memoryview) -> None:

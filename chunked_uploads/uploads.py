@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import exceptions, handoff, parts, signals
+from .combinable_checksums import is_combinable
 from .conf import conf
 from .models import AbstractChunkedUpload, UploadStatus
 from .ranges import ContentRange
@@ -275,10 +276,8 @@ def start(
     if byte_range is not None and byte_range.start != 0:
         raise exceptions.OffsetMismatch(0, byte_range.start)
     store = get_store()
-    if parallel and (byte_range is None or not store.supports_parts):
-        raise exceptions.PartLayoutRefused(
-            f"This server's store ({type(store).__name__}) does not take parallel uploads"
-        )
+    if parallel:
+        _check_parallel(store, byte_range)
     token = uuid.uuid4()
     upload = model(
         size=byte_range.total if byte_range is not None else None,
@@ -301,11 +300,28 @@ def start(
         if parallel:
             assert byte_range is not None
             name = upload.file.name
+            upload.store_state = store.begin_parts(name, byte_range.length, byte_range.total)
+            model._default_manager.filter(pk=upload.pk).update(store_state=upload.store_state)
             return parts.PartSession(upload, token.hex, byte_range, store, name, created=True)
         return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
     except BaseException:
         delete_upload(upload)
         raise
+
+
+def _check_parallel(store: ChunkStore, byte_range: ContentRange | None) -> None:
+    """Refuse parallel mode where the store cannot keep it (``part_layout_refused``)."""
+    name = type(store).__name__
+    if byte_range is None or not store.supports_parts:
+        raise exceptions.PartLayoutRefused(
+            f"This server's store ({name}) does not take parallel uploads"
+        )
+    if not store.can_read_in_progress and not is_combinable(conf.checksum):
+        # Chunks that arrive ahead of the prefix cannot be read back into the running digest.
+        raise exceptions.PartLayoutRefused(
+            f"This server's store ({name}) cannot read parts back: parallel uploads need the"
+            " combinable checksum (DRF_CHUNKED_UPLOAD_CHECKSUM = 'crc32c')"
+        )
 
 
 def resume(

@@ -157,7 +157,7 @@ def test_a_lost_reservation_cannot_acknowledge(api: APIClient, payload: bytes):
         parts.acknowledge(upload, token, byte_range, None)
 
 
-def test_s3_store_refuses_parallel_mode_clearly(api: APIClient, payload: bytes):
+def test_a_store_without_parts_refuses_parallel_mode_clearly(api: APIClient, payload: bytes):
     with override_settings(DRF_CHUNKED_UPLOAD_STORE="tests.test_parts.NoPartsStore"):
         response = put_chunk(api, LIST_URL, payload[:CHUNK], 0, len(payload), **PARALLEL)
     assert response.status_code == 400
@@ -172,7 +172,7 @@ def parts_range(start: int, end: int, total: int) -> Any:
 
 
 class NoPartsStore(parts.ChunkStore):
-    """A store without parallel support (as the S3 multipart store is today)."""
+    """A store without parallel support (a third-party store written before it existed)."""
 
     def create(self, name: str) -> str:
         return name

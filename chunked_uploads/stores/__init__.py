@@ -101,8 +101,16 @@ class ChunkStore(ABC):
     # Whether this store keeps the chunks of a parallel upload (``open_part_writer``).
     supports_parts = False
 
-    def open_part_writer(self, name: str, start: int, state: StoreState = None) -> ChunkWriter:
-        """A writer for one chunk of a parallel upload starting at ``start``; its ``finish()``
+    def begin_parts(self, name: str, first_length: int, total: int) -> StoreState:
+        """Prepare a parallel upload whose first chunk holds ``first_length`` of ``total`` bytes;
+        the state returned is recorded with the new upload. Refuse a layout the store cannot
+        keep with ``PartLayoutRefused``."""
+        return None
+
+    def open_part_writer(
+        self, name: str, start: int, length: int, state: StoreState = None
+    ) -> ChunkWriter:
+        """A writer for one chunk of a parallel upload, ``length`` bytes at ``start``; ``finish()``
         returns the part's record (JSON), which the core keeps with the stored range. Bytes of a
         chunk never acknowledged are overwritten by its retry or dropped by ``assembled_state``."""
         raise NotImplementedError(f"{type(self).__name__} keeps no parallel uploads")
@@ -111,7 +119,9 @@ class ChunkStore(ABC):
         """Read back one stored part (the running digest catching up over a filled gap)."""
         raise NotImplementedError(f"{type(self).__name__} cannot read parts back")
 
-    def assembled_state(self, name: str, parts: list[tuple[int, int, Any]]) -> StoreState:
+    def assembled_state(
+        self, name: str, state: StoreState, parts: list[tuple[int, int, Any]]
+    ) -> StoreState:
         """The state under which ``open_reader``, ``finalize`` and ``discard`` see the stored
         parts (``[start, length, record]``, in order, covering the file) as one file."""
         return None

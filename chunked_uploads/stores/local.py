@@ -87,7 +87,9 @@ class LocalFileStore(ChunkStore):
 
     supports_parts = True
 
-    def open_part_writer(self, name: str, start: int, state: StoreState = None) -> ChunkWriter:
+    def open_part_writer(
+        self, name: str, start: int, length: int, state: StoreState = None
+    ) -> ChunkWriter:
         """Write in place at ``start``: the range is reserved in the database, so writers of one
         upload never share a byte, and nothing is truncated (other ranges are being written)."""
         file = self.storage.open(name, "r+b")

@@ -144,14 +144,18 @@ class StorageStore(ChunkStore):
 
     supports_parts = True
 
-    def open_part_writer(self, name: str, start: int, state: StoreState = None) -> ChunkWriter:
+    def open_part_writer(
+        self, name: str, start: int, length: int, state: StoreState = None
+    ) -> ChunkWriter:
         return _PartWriter(self, name, start, None)
 
     def open_part_reader(self, name: str, start: int, record: Any) -> IO[bytes]:
         reader: IO[bytes] = self.storage.open(str(record["name"]), "rb")
         return reader
 
-    def assembled_state(self, name: str, parts: list[tuple[int, int, Any]]) -> StoreState:
+    def assembled_state(
+        self, name: str, state: StoreState, parts: list[tuple[int, int, Any]]
+    ) -> StoreState:
         # Objects of chunks never acknowledged are not listed: ``finalize`` deletes them.
         return _state([(start, length, str(record["name"])) for start, length, record in parts])
 
