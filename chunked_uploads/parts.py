@@ -244,7 +244,8 @@ def _read_into(
 
 def settle(upload: AbstractChunkedUpload, store: ChunkStore, name: str) -> None:
     """Before completion: every byte stored (else ``RangesMissing``), the prefix and its digest
-    caught up, and the store's state naming the stored parts as one file."""
+    caught up (or the chunks' CRCs combined), and ``upload`` given the store's state naming the
+    stored parts as one file."""
     refresh(upload)
     missing = missing_spans(upload)
     if missing:
@@ -259,7 +260,8 @@ def settle(upload: AbstractChunkedUpload, store: ChunkStore, name: str) -> None:
     if is_combinable(upload.checksum_algorithm):
         crc = combine_all((entry[3], entry[1] - entry[0]) for entry in stored)
         fields["digest_state"] = Crc32cDigest(crc.to_bytes(4, "big")).state()
-    type(upload)._default_manager.filter(pk=upload.pk).update(**fields)
+    # Set on this copy only, which completion goes on with: the row keeps what it had (a failed
+    # completion settles again), and completing costs no extra write.
     for field, value in fields.items():
         setattr(upload, field, value)
 
