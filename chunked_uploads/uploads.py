@@ -354,6 +354,9 @@ def _resume_part(upload: AbstractChunkedUpload, byte_range: ContentRange) -> par
         return parts.PartSession(
             upload, token, byte_range, store, stored_name(upload), created=False
         )
+    except StoreBusy:
+        parts.release(upload, token)
+        raise exceptions.UploadBusy() from None
     except BaseException:
         parts.release(upload, token)
         raise

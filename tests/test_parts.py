@@ -185,3 +185,26 @@ class NoPartsStore(parts.ChunkStore):
 
     def finalize(self, name: str, final_name: str, state: Any = None) -> str:
         raise AssertionError
+
+
+def test_local_part_writers_lock_their_byte_ranges(settings: Any, tmp_path: Any) -> None:
+    """A writer that stalled past its reservation still holds its range: the next writer of an
+    overlapping range is busy (never two writers interleaving bytes); disjoint ranges are free."""
+    from django.core.files.storage import FileSystemStorage
+
+    from chunked_uploads.stores import StoreBusy
+    from chunked_uploads.stores.local import LocalFileStore
+
+    store = LocalFileStore(FileSystemStorage(location=str(tmp_path)))
+    name = store.create("upload.part")
+    stalled = store.open_part_writer(name, 1000, 1000)
+    with pytest.raises(StoreBusy):
+        store.open_part_writer(name, 1500, 1000)
+    other = store.open_part_writer(name, 2000, 1000)
+    other.write(b"b" * 1000)
+    other.close()
+    stalled.write(b"a" * 1000)
+    stalled.close()
+    store.open_part_writer(name, 1500, 1000).close()  # free once the stalled writer is gone
+    with open(tmp_path / name, "rb") as file:
+        assert file.read() == b"\0" * 1000 + b"a" * 1000 + b"b" * 1000

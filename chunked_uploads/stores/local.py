@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 import posixpath
+import struct
 from typing import IO, cast
 
 from django.core.files.base import ContentFile, File
@@ -27,6 +28,18 @@ from . import (
 )
 
 _LINK_ATTEMPTS = 10
+
+
+def _lock_range(fd: int, start: int, length: int) -> None:
+    """An exclusive, non-blocking lock on ``[start, start + length)`` owned by the open file
+    (Linux's open file description locks: two writers in one process exclude each other too, and
+    the kernel drops the lock when the file is closed or its process dies). Elsewhere, nothing:
+    the reservation in the database alone keeps writers apart."""
+    command = getattr(fcntl, "F_OFD_SETLK", None)
+    if command is None:  # pragma: no cover - not Linux
+        return
+    # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks), native layout.
+    fcntl.fcntl(fd, command, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, start, length, 0))
 
 
 class _LocalWriter:
@@ -91,8 +104,15 @@ class LocalFileStore(ChunkStore):
         self, name: str, start: int, length: int, state: StoreState = None
     ) -> ChunkWriter:
         """Write in place at ``start``: the range is reserved in the database, so writers of one
-        upload never share a byte, and nothing is truncated (other ranges are being written)."""
+        upload never share a byte, and nothing is truncated (other ranges are being written).
+        An exclusive lock on the byte range fences a writer that stalled past its reservation
+        (as ``flock`` does for sequential uploads)."""
         file = self.storage.open(name, "r+b")
+        try:
+            _lock_range(file.fileno(), start, length)
+        except OSError:
+            file.close()
+            raise StoreBusy(name) from None
         file.seek(start)
         return _LocalWriter(file)
 
