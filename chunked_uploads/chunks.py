@@ -19,7 +19,7 @@ from . import exceptions, uploads
 from .bodies import ChunkBody, ChunkPart, clean_filename
 from .chunk_digests import BodyDigests
 from .models import AbstractChunkedUpload
-from .parts import PartSession
+from .part_sessions import PartSession
 from .ranges import ContentRange, parse_content_range
 
 

@@ -43,11 +43,12 @@ from .conf import conf
 from .models import AbstractChunkedUpload, UploadStatus
 from .ranges import ContentRange
 from .resumable_digests import is_resumable, new_digest
-from .stores import ChunkStore, ChunkWriter
+from .stores import ChunkStore
 
-Parts = dict[str, list[list[Any]]]
+Parts = dict[str, Any]  # {"stored": [...], "reserved": [...], "digester": [token, expires]}
 _ATTEMPTS = 200  # conditional UPDATEs lost to other chunks of the same upload before "busy"
 _READ_SIZE = 1024 * 1024
+_CLAIM_POLL = 0.05  # seconds between looks at another request's read-back, when waiting
 _ROW_FIELDS = (
     "parts",
     "parts_version",
@@ -139,7 +140,7 @@ def reserve(upload: AbstractChunkedUpload, byte_range: ContentRange) -> str:
         if any(s < end and start < e for s, e, *_ in reserved):
             raise exceptions.UploadBusy()
         mine = [start, end, token, now + conf.lease_seconds]
-        return {"stored": parts["stored"], "reserved": [*reserved, mine]}
+        return {**parts, "reserved": [*reserved, mine]}
 
     change(upload, step)
     return token
@@ -179,7 +180,7 @@ def acknowledge(
     def step(parts: Parts) -> Parts:
         mine = [start, end, record, crc]
         stored = sorted([*parts["stored"], mine], key=lambda r: int(r[0]))
-        return {"stored": stored, "reserved": _without(parts, token)}
+        return {**parts, "stored": stored, "reserved": _without(parts, token)}
 
     change(upload, step, **fields)
 
@@ -195,21 +196,78 @@ def renew(upload: AbstractChunkedUpload, token: str) -> None:
     change(upload, step)
 
 
-def advance_prefix(upload: AbstractChunkedUpload, store: ChunkStore, name: str) -> None:
+def advance_prefix(
+    upload: AbstractChunkedUpload, store: ChunkStore, name: str, *, wait: bool = False
+) -> None:
     """Move the contiguous prefix over the stored ranges that follow it, feeding the running
-    digest with their bytes read back from the store (the ranges that arrived ahead)."""
-    manager = type(upload)._default_manager
+    digest with their bytes read back from the store (the ranges that arrived ahead).
+
+    One request at a time reads back (it holds the ``digester`` claim in ``parts``); the others
+    leave their ranges to it, and it looks again after giving the claim up, so a range stored
+    while it read is never left behind. ``wait``: wait for another reader instead (completion).
+    """
     algorithm = upload.checksum_algorithm
     # A combinable checksum is computed from the chunks' CRCs at completion: nothing to read.
-    resumable = is_resumable(algorithm) and not is_combinable(algorithm)
+    if not is_resumable(algorithm) or is_combinable(algorithm):
+        _move_prefix(upload, store, name, read_back=False)
+        return
+    while True:
+        refresh(upload)
+        if not _following(upload):
+            return
+        token = _claim(upload)
+        if token is None:
+            if not wait:
+                return
+            time.sleep(_CLAIM_POLL)  # another request reads back; completion waits for it
+            continue
+        try:
+            _move_prefix(upload, store, name, read_back=True)
+        finally:
+            _unclaim(upload, token)
+
+
+def _claim(upload: AbstractChunkedUpload) -> str | None:
+    """Take the ``digester`` claim (free, or expired: its holder died), or ``None``."""
+    token = uuid.uuid4().hex
+    taken = False
+
+    def step(parts: Parts) -> Parts:
+        nonlocal taken
+        holder = parts.get("digester")
+        taken = not holder or holder[1] <= time.time()
+        if not taken:
+            return parts
+        return {**parts, "digester": [token, time.time() + conf.lease_seconds]}
+
+    change(upload, step)
+    return token if taken else None
+
+
+def _unclaim(upload: AbstractChunkedUpload, token: str) -> None:
+    def step(parts: Parts) -> Parts:
+        holder = parts.get("digester")
+        return {**parts, "digester": None} if holder and holder[0] == token else parts
+
+    with contextlib.suppress(exceptions.UploadError):
+        change(upload, step)
+
+
+def _move_prefix(
+    upload: AbstractChunkedUpload, store: ChunkStore, name: str, *, read_back: bool
+) -> None:
+    """Move the prefix over the stored ranges that follow it (``read_back``: feeding them to the
+    running digest), until none follows."""
+    manager = type(upload)._default_manager
+    algorithm = upload.checksum_algorithm
     for _ in range(_ATTEMPTS):
         refresh(upload)
         following = _following(upload)
         if not following:
             return
         fields: dict[str, Any] = {"offset": following[-1][1]}
-        if resumable:
-            digest = new_digest(algorithm, _state_bytes(upload.digest_state))
+        if read_back:
+            digest = new_digest(algorithm, state_bytes(upload.digest_state))
             for start, end, record in following:
                 _read_into(digest, store, name, start, end - start, record)
             fields["digest_state"] = digest.state()
@@ -226,7 +284,7 @@ def _following(upload: AbstractChunkedUpload) -> list[list[Any]]:
     return following
 
 
-def _state_bytes(state: Any) -> bytes | None:
+def state_bytes(state: Any) -> bytes | None:
     return bytes(state) if state is not None else None
 
 
@@ -250,7 +308,7 @@ def settle(upload: AbstractChunkedUpload, store: ChunkStore, name: str) -> None:
     missing = missing_spans(upload)
     if missing:
         raise exceptions.RangesMissing(missing, upload.size or 0)
-    advance_prefix(upload, store, name)
+    advance_prefix(upload, store, name, wait=True)
     stored = (upload.parts or empty_parts())["stored"]
     fields: dict[str, Any] = {
         "store_state": store.assembled_state(
@@ -264,95 +322,3 @@ def settle(upload: AbstractChunkedUpload, store: ChunkStore, name: str) -> None:
     # completion settles again), and completing costs no extra write.
     for field, value in fields.items():
         setattr(upload, field, value)
-
-
-class PartSession:
-    """One chunk of a parallel upload being written in its reserved range."""
-
-    def __init__(
-        self,
-        upload: AbstractChunkedUpload,
-        token: str,
-        byte_range: ContentRange,
-        store: ChunkStore,
-        name: str,
-        *,
-        created: bool,
-    ) -> None:
-        self.upload = upload
-        self.byte_range: ContentRange | None = byte_range
-        self.received = 0
-        self.committed = False
-        self._range = byte_range
-        self._token = token
-        self._store = store
-        self._name = name
-        self._created = created
-        self._renewed_at = time.monotonic()
-        algorithm = upload.checksum_algorithm
-        # A combinable checksum: the CRC of this chunk's own bytes, combined at completion.
-        self._crc = Crc32cDigest() if is_combinable(algorithm) else None
-        # At the prefix when reserved: nobody can move the prefix past this chunk's start until
-        # it is stored, so the saved digest is that of exactly the bytes before it.
-        at_prefix = upload.offset == byte_range.start and is_resumable(algorithm)
-        self._digest = (
-            new_digest(algorithm, _state_bytes(upload.digest_state))
-            if at_prefix and self._crc is None
-            else None
-        )
-        self._writer: ChunkWriter | None = store.open_part_writer(
-            name, byte_range.start, byte_range.length, upload.store_state
-        )
-
-    def write(self, data: bytes | memoryview) -> None:
-        if self.received + len(data) > self._range.length:
-            raise exceptions.ChunkSizeMismatch(self.received + len(data), self._range.length)
-        if time.monotonic() - self._renewed_at >= conf.lease_seconds / 3:
-            renew(self.upload, self._token)
-            self._renewed_at = time.monotonic()
-        assert self._writer is not None, "write() after commit() or abort()"
-        self._writer.write(data)
-        if self._digest is not None:
-            self._digest.update(data)
-        if self._crc is not None:
-            self._crc.update(data)
-        self.received += len(data)
-
-    def commit(
-        self, filename: str | None = None, *, announce: bool = True
-    ) -> AbstractChunkedUpload:
-        """Acknowledge the chunk, then move the prefix over what it completes."""
-        byte_range = self._range
-        if self.received != byte_range.length:
-            raise exceptions.ChunkSizeMismatch(self.received, byte_range.length)
-        assert self._writer is not None, "commit() twice"
-        if conf.fsync:
-            self._writer.sync()
-        record = self._writer.finish()
-        self._close_writer()
-        fields: dict[str, Any] = {"filename": filename} if filename else {}
-        if self._digest is not None:
-            fields.update(offset=byte_range.end + 1, digest_state=self._digest.state())
-        crc = self._crc.value if self._crc is not None else None
-        acknowledge(self.upload, self._token, byte_range, record, crc, **fields)
-        self.committed = True
-        advance_prefix(self.upload, self._store, self._name)
-        if announce:
-            from .uploads import announce_chunk
-
-            announce_chunk(self.upload, byte_range, created=self._created)
-        return self.upload
-
-    def abort(self) -> None:
-        if self.committed:
-            return
-        self._close_writer()
-        if self._created:
-            self.upload.delete()
-        else:
-            release(self.upload, self._token)
-
-    def _close_writer(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None

@@ -25,6 +25,7 @@ from . import exceptions, handoff, parts, signals
 from .combinable_checksums import is_combinable
 from .conf import conf
 from .models import AbstractChunkedUpload, UploadStatus
+from .part_sessions import PartSession
 from .ranges import ContentRange
 from .resumable_digests import is_resumable, new_digest
 from .stores import (
@@ -266,7 +267,7 @@ def start(
     max_bytes: int | None = None,
     *,
     parallel: bool = False,
-) -> ChunkSession | parts.PartSession:
+) -> ChunkSession | PartSession:
     """Create an upload for its first chunk and open that chunk for writing.
 
     ``byte_range`` is ``None`` for a whole file whose length the request did not tell.
@@ -302,7 +303,7 @@ def start(
             name = upload.file.name
             upload.store_state = store.begin_parts(name, byte_range.length, byte_range.total)
             model._default_manager.filter(pk=upload.pk).update(store_state=upload.store_state)
-            return parts.PartSession(upload, token.hex, byte_range, store, name, created=True)
+            return PartSession(upload, token.hex, byte_range, store, name, created=True)
         return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
     except BaseException:
         delete_upload(upload)
@@ -324,9 +325,7 @@ def _check_parallel(store: ChunkStore, byte_range: ContentRange | None) -> None:
         )
 
 
-def resume(
-    upload: AbstractChunkedUpload, byte_range: ContentRange
-) -> ChunkSession | parts.PartSession:
+def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSession | PartSession:
     """Open the next chunk of an existing upload for writing, after the protocol's checks."""
     if upload.parallel:
         return _resume_part(upload, byte_range)
@@ -346,14 +345,12 @@ def resume(
         raise
 
 
-def _resume_part(upload: AbstractChunkedUpload, byte_range: ContentRange) -> parts.PartSession:
+def _resume_part(upload: AbstractChunkedUpload, byte_range: ContentRange) -> PartSession:
     """A chunk of a parallel upload: reserve its range, open it at its offset."""
     token = parts.reserve(upload, byte_range)
     try:
         store = get_store()
-        return parts.PartSession(
-            upload, token, byte_range, store, stored_name(upload), created=False
-        )
+        return PartSession(upload, token, byte_range, store, stored_name(upload), created=False)
     except StoreBusy:
         parts.release(upload, token)
         raise exceptions.UploadBusy() from None
