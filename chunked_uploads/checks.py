@@ -93,6 +93,8 @@ def check_sizes(
     for id_, name, value in (
         (2, "MAX_BYTES", conf.max_bytes),
         (3, "MAX_CHUNK_BYTES", conf.max_chunk_bytes),
+        (12, "MAX_UNFINISHED_UPLOADS", conf.max_unfinished_uploads),
+        (13, "MAX_UNFINISHED_BYTES", conf.max_unfinished_bytes),
     ):
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 1

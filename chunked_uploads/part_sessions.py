@@ -41,7 +41,9 @@ class PartSession:
         self._store = store
         self._name = name
         self._created = created
-        self._renewed_at = time.monotonic()
+        # Wall-clock time, as the reservation's expiry: a writer that stalled past it renews
+        # before its next write, and stops there if another request took its range over.
+        self._renewed_at = time.time()
         algorithm = upload.checksum_algorithm
         # A combinable checksum: the CRC of this chunk's own bytes, combined at completion.
         self._crc = Crc32cDigest() if is_combinable(algorithm) else None
@@ -60,9 +62,9 @@ class PartSession:
     def write(self, data: bytes | memoryview) -> None:
         if self.received + len(data) > self._range.length:
             raise exceptions.ChunkSizeMismatch(self.received + len(data), self._range.length)
-        if time.monotonic() - self._renewed_at >= conf.lease_seconds / 3:
+        if time.time() - self._renewed_at >= conf.lease_seconds / 3:
             renew(self.upload, self._token)
-            self._renewed_at = time.monotonic()
+            self._renewed_at = time.time()
         assert self._writer is not None, "write() after commit() or abort()"
         self._writer.write(data)
         if self._digest is not None:

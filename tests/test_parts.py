@@ -187,24 +187,25 @@ class NoPartsStore(parts.ChunkStore):
         raise AssertionError
 
 
-def test_local_part_writers_lock_their_byte_ranges(settings: Any, tmp_path: Any) -> None:
-    """A writer that stalled past its reservation still holds its range: the next writer of an
-    overlapping range is busy (never two writers interleaving bytes); disjoint ranges are free."""
-    from django.core.files.storage import FileSystemStorage
+@pytest.mark.parametrize("store", STORES)
+def test_a_writer_that_stalled_past_its_reservation_stops(
+    api: APIClient, payload: bytes, store: Any
+) -> None:
+    """A chunk whose writer stalled until its reservation expired and another request stored the
+    range: its next write renews first, finds the range taken and stops; nothing of it is kept."""
+    from chunked_uploads import uploads
 
-    from chunked_uploads.stores import StoreBusy
-    from chunked_uploads.stores.local import LocalFileStore
-
-    store = LocalFileStore(FileSystemStorage(location=str(tmp_path)))
-    name = store.create("upload.part")
-    stalled = store.open_part_writer(name, 1000, 1000)
-    with pytest.raises(StoreBusy):
-        store.open_part_writer(name, 1500, 1000)
-    other = store.open_part_writer(name, 2000, 1000)
-    other.write(b"b" * 1000)
-    other.close()
-    stalled.write(b"a" * 1000)
-    stalled.close()
-    store.open_part_writer(name, 1500, 1000).close()  # free once the stalled writer is gone
-    with open(tmp_path / name, "rb") as file:
-        assert file.read() == b"\0" * 1000 + b"a" * 1000 + b"b" * 1000
+    data = payload[: CHUNK * 3]
+    with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
+        url = start(api, data)
+        upload = ChunkedUpload.objects.get()
+        stalled = uploads.resume(upload, parts_range(CHUNK, 2 * CHUNK, len(data)))
+        stalled.write(b"x" * 100)
+        with time_machine.travel(time.time() + 3600, tick=False):
+            assert send(api, url, data, CHUNK).status_code == 200
+            with pytest.raises(parts.exceptions.UploadBusy):
+                stalled.write(b"x" * 100)
+            stalled.abort()
+            assert send(api, url, data, 2 * CHUNK).status_code == 200
+            assert api.post(url, {"md5": md5(data)}, format="json").status_code == 200
+        assert stored_bytes(ChunkedUpload.objects.get()) == data

@@ -99,7 +99,7 @@ def new_upload(server: servers.LiveServer, http: httpx.Client) -> str:
     return upload_id
 
 
-# ``uploads_list`` takes no input, so there is no invalid request to make for it.
+# ``uploads_list`` takes only optional integers (``page``, ``page_size``): no invalid request.
 CASES = [
     (operation_id, mode)
     for operation_id in OPERATIONS

@@ -1,6 +1,7 @@
 """``LocalFileStore``: one file per upload on a ``FileSystemStorage``, written in place.
 
-Truncating to the acknowledged offset is one ``ftruncate``; completion moves the file (a
+Truncating to the acknowledged offset is one ``ftruncate``, and each write is one ``pwrite`` under a
+short ``flock`` (the lease in the database, not the lock, decides which request writes); completion moves the file (a
 ``FileSystemStorage`` moves a file in ``save()`` when the content has a ``temporary_file_path``, the
 same path Django's own large uploads take), so no byte is copied. Nothing needs to be remembered
 between requests: the state is always ``None``.
@@ -12,7 +13,8 @@ import errno
 import fcntl
 import os
 import posixpath
-import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, cast
 
 from django.core.files.base import ContentFile, File
@@ -30,38 +32,64 @@ from . import (
 _LINK_ATTEMPTS = 10
 
 
-def _lock_range(fd: int, start: int, length: int) -> None:
-    """An exclusive, non-blocking lock on ``[start, start + length)`` owned by the open file
-    (Linux's open file description locks: two writers in one process exclude each other too, and
-    the kernel drops the lock when the file is closed or its process dies). Elsewhere, nothing:
-    the reservation in the database alone keeps writers apart."""
-    command = getattr(fcntl, "F_OFD_SETLK", None)
-    if command is None:  # pragma: no cover - not Linux
-        return
-    # struct flock: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks), native layout.
-    fcntl.fcntl(fd, command, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, start, length, 0))
-
-
 class _LocalWriter:
-    """Appends to an open file that it holds an exclusive ``flock`` on until closed."""
+    """Writes at its own position, holding the file's exclusive ``flock`` only for each write.
 
-    def __init__(self, file: File) -> None:  # type: ignore[type-arg]
+    The lease in the database decides who writes (``uploads.ChunkSession`` renews it before
+    writing, and a request whose lease was taken over stops there). The lock only keeps one write
+    and a newer writer's truncation from interleaving; held for the whole request, it let a
+    stalled client block its upload for as long as its socket stayed open (issue 13). A write that
+    finds the file not ending where this writer left it knows a newer writer truncated it, and
+    refuses (``StoreBusy``) rather than write past that writer's bytes.
+    """
+
+    def __init__(self, file: File, position: int) -> None:  # type: ignore[type-arg]
         self._file = file
-        self._raw = cast(IO[bytes], file.file)
+        self._fd = cast(IO[bytes], file.file).fileno()
+        self._position = position
 
     def write(self, data: bytes | memoryview) -> None:
-        self._raw.write(data)
+        view = memoryview(data)
+        with _locked(self._fd):
+            if os.fstat(self._fd).st_size != self._position:
+                raise StoreBusy(self._file.name)
+            while view:
+                written = os.pwrite(self._fd, view, self._position)
+                self._position += written
+                view = view[written:]
 
     def sync(self) -> None:
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
+        os.fsync(self._fd)
 
     def finish(self) -> StoreState:
-        self._raw.flush()
-        return None
+        return None  # ``os.pwrite`` wrote through: nothing is buffered in this process
 
     def close(self) -> None:
         self._file.close()
+
+
+class _RangeWriter(_LocalWriter):
+    """Writes one chunk of a parallel upload in place at its own position. Nothing is truncated
+    and the file's end says nothing (other ranges are being written), so the fence against a
+    writer that stalled past its reservation is the reservation itself: ``PartSession`` renews it
+    in the database before writing once it is due, and stops if another request took it over."""
+
+    def write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, self._position)
+            self._position += written
+            view = view[written:]
+
+
+@contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    # Blocking: the holder is a write or a truncation in progress, never a whole request.
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class _MovableFile(File):  # type: ignore[type-arg]
@@ -84,19 +112,16 @@ class LocalFileStore(ChunkStore):
     def open_writer(self, name: str, offset: int, state: StoreState = None) -> ChunkWriter:
         file = self.storage.open(name, "r+b")
         try:
-            # The lease in the database serializes writers; the lock fences a writer whose
-            # process stalled past its lease on this host (so two never interleave bytes).
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # The caller holds the upload's lease; the lock waits out a write of a request whose
+            # lease ran out, which finds the file truncated under it and stops (``_LocalWriter``).
+            with _locked(file.fileno()):
+                if os.fstat(file.fileno()).st_size < offset:
+                    raise StoredBytesMissing(name)
+                os.ftruncate(file.fileno(), offset)
+        except BaseException:
             file.close()
-            raise StoreBusy(name) from None
-        size = file.seek(0, os.SEEK_END)
-        if size < offset:
-            file.close()
-            raise StoredBytesMissing(name)
-        file.seek(offset)
-        file.truncate()
-        return _LocalWriter(file)
+            raise
+        return _LocalWriter(file, offset)
 
     supports_parts = True
 
@@ -104,17 +129,8 @@ class LocalFileStore(ChunkStore):
         self, name: str, start: int, length: int, state: StoreState = None
     ) -> ChunkWriter:
         """Write in place at ``start``: the range is reserved in the database, so writers of one
-        upload never share a byte, and nothing is truncated (other ranges are being written).
-        An exclusive lock on the byte range fences a writer that stalled past its reservation
-        (as ``flock`` does for sequential uploads)."""
-        file = self.storage.open(name, "r+b")
-        try:
-            _lock_range(file.fileno(), start, length)
-        except OSError:
-            file.close()
-            raise StoreBusy(name) from None
-        file.seek(start)
-        return _LocalWriter(file)
+        upload never share a byte, and nothing is truncated (other ranges are being written)."""
+        return _RangeWriter(self.storage.open(name, "r+b"), start)
 
     def open_part_reader(self, name: str, start: int, record: object) -> IO[bytes]:
         reader: IO[bytes] = self.storage.open(name, "rb")
