@@ -134,3 +134,15 @@ def test_parallel_upload_with_the_combinable_checksum(
     upload = ChunkedUpload.objects.get(pk=result.id)
     assert upload.checksum == f"{crc32c.crc32c(content):08x}"
     assert stored_bytes(upload) == content
+
+
+def test_cli_parallel_option(token: Any, list_url: str, data_file: Path, tmp_path: Path) -> None:
+    from chunked_uploads.client import cli
+
+    argv = ["upload", str(data_file), "--url", list_url, "--token", token.header.split()[1]]
+    argv += ["--parallel", "3", "--chunk-size", str(CHUNK), "--no-progress"]
+    argv += ["--state-file", str(tmp_path / "state.json")]
+    assert cli.main(argv) == 0
+    upload = ChunkedUpload.objects.get()
+    assert upload.parallel
+    assert stored_bytes(upload) == data_file.read_bytes()
