@@ -46,6 +46,9 @@ from .resumable_digests import is_resumable, new_digest
 from .stores import ChunkStore
 
 Parts = dict[str, Any]  # {"stored": [...], "reserved": [...], "digester": [token, expires]}
+# Each step rewrites the row's list of ranges: bounded, so that tiny chunks cannot make every
+# chunk of an upload cost more than the last (S3 has the same limit on parts).
+MAX_PARTS = 10_000
 _ATTEMPTS = 200  # conditional UPDATEs lost to other chunks of the same upload before "busy"
 _READ_SIZE = 1024 * 1024
 _CLAIM_POLL = 0.05  # seconds between looks at another request's read-back, when waiting
@@ -139,6 +142,10 @@ def reserve(upload: AbstractChunkedUpload, byte_range: ContentRange) -> str:
         reserved = [r for r in parts["reserved"] if r[3] > now]
         if any(s < end and start < e for s, e, *_ in reserved):
             raise exceptions.UploadBusy()
+        if len(parts["stored"]) + len(reserved) >= MAX_PARTS:
+            raise exceptions.PartLayoutRefused(
+                f"A parallel upload takes at most {MAX_PARTS} chunks: send larger chunks"
+            )
         mine = [start, end, token, now + conf.lease_seconds]
         return {**parts, "reserved": [*reserved, mine]}
 

@@ -209,3 +209,15 @@ def test_a_writer_that_stalled_past_its_reservation_stops(
             assert send(api, url, data, 2 * CHUNK).status_code == 200
             assert api.post(url, {"md5": md5(data)}, format="json").status_code == 200
         assert stored_bytes(ChunkedUpload.objects.get()) == data
+
+
+def test_the_number_of_chunks_is_bounded(api: APIClient, payload: bytes, monkeypatch: Any) -> None:
+    monkeypatch.setattr(parts, "MAX_PARTS", 3)
+    data = payload[: CHUNK * 5]
+    url = start(api, data)
+    assert send(api, url, data, CHUNK).status_code == 200
+    assert send(api, url, data, 2 * CHUNK).status_code == 200
+    response = send(api, url, data, 3 * CHUNK)
+    assert response.status_code == 400
+    assert response.json()["code"] == "part_layout_refused"
+    assert "at most 3 chunks" in response.json()["detail"]

@@ -21,6 +21,7 @@ from .http import Retry, Upload, UploadError, UploadGone, check_response
 from .uploader import ChunkedUploader
 
 PARALLEL_HEADERS = {"Upload-Mode": "parallel"}
+MAX_CHUNKS = 10_000
 
 
 class ParallelUploader(ChunkedUploader):
@@ -31,6 +32,8 @@ class ParallelUploader(ChunkedUploader):
         if connections < 1:
             raise ValueError("connections must be positive")
         self.connections = connections
+        # Servers take at most this many chunks of one parallel upload (as S3 takes parts).
+        self.chunk_size = max(self.chunk_size, -(-self.size // MAX_CHUNKS))
         self._read_lock = threading.Lock()
         self._sent_lock = threading.Lock()
         self._acknowledged = 0
