@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import crc32c
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from chunked_uploads import client, signals
+from chunked_uploads import client, parts, signals
 from chunked_uploads.client.parallel import ParallelUploader
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.ranges import ContentRange
 
 from .helpers import stored_bytes
 from .test_client import CHUNK, Interrupted
@@ -146,3 +148,48 @@ def test_cli_parallel_option(token: Any, list_url: str, data_file: Path, tmp_pat
     upload = ChunkedUpload.objects.get()
     assert upload.parallel
     assert stored_bytes(upload) == data_file.read_bytes()
+
+
+def uploader_for(token: Any, list_url: str, file: Any) -> ParallelUploader:
+    http = httpx.Client(auth=token, timeout=60)
+    return ParallelUploader(
+        http,
+        file,
+        list_url,
+        filename="data.bin",
+        chunk_size=CHUNK,
+        checksum=None,
+        multipart=False,
+        progress=None,
+        state=None,
+        retries=8,
+        backoff=0.05,
+        connections=2,
+    )
+
+
+def test_a_chunk_stored_meanwhile_counts_as_sent(
+    token: Any, list_url: str, data_file: Path
+) -> None:
+    """A ``range_overlap`` answer (say, to the retry of a chunk whose answer was lost)."""
+    with data_file.open("rb") as file:
+        uploader = uploader_for(token, list_url, file)
+        uploader._create()
+        assert uploader.upload_url is not None
+        uploader._put(uploader.upload_url, CHUNK, CHUNK)
+        uploader._send_with_retries(CHUNK, CHUNK)  # refused as stored: nothing raised
+        assert uploader._acknowledged == CHUNK
+
+
+def test_a_busy_range_is_retried(token: Any, list_url: str, data_file: Path) -> None:
+    """``409 upload_busy`` (another request writes the range): the chunk is sent again."""
+    with data_file.open("rb") as file:
+        uploader = uploader_for(token, list_url, file)
+        uploader._create()
+        upload = ChunkedUpload.objects.get()
+        reservation = parts.reserve(upload, ContentRange(CHUNK, 2 * CHUNK - 1, upload.size))
+        releaser = threading.Timer(0.3, parts.release, (upload, reservation))
+        releaser.start()
+        uploader._send_with_retries(CHUNK, CHUNK)
+        releaser.join()
+    assert parts.stored_spans(ChunkedUpload.objects.get()) == [(0, 2 * CHUNK - 1)]
