@@ -1,5 +1,5 @@
 """URLs of the example project: a home page linking to everything at ``/``, the upload API at
-``api/uploads/``, the browser uploader at ``upload/``, the admin, DRF's login and, with
+``api/uploads/``, the browser uploader at ``upload/``, the Uppy page (tus) at ``uppy/``, the admin, DRF's login and, with
 drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at ``api/docs/``
 and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar). Any other path under
 ``api/`` answers the API's JSON 404."""
@@ -10,7 +10,7 @@ from django.urls import include, path, re_path
 
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
-from demo.views import api_not_found, home, uploader
+from demo.views import api_not_found, home, uploader, uppy_page
 
 router = ChunkedUploadRouter()
 router.register("api/uploads", ChunkedUploadViewSet)
@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("upload/", uploader, name="uploader"),
+    path("uppy/", uppy_page, name="uppy"),
     *router.urls,
 ]
 
