@@ -126,6 +126,7 @@ CORS_ALLOW_HEADERS = [
     "user-agent",
     "x-csrftoken",
     "x-requested-with",
+    "content-disposition",  # the native protocol's chunk requests (docs/browser.md)
     "content-range",
     "tus-resumable",
     "upload-checksum",
