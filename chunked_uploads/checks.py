@@ -18,6 +18,9 @@ from .conf import PREFIX, conf, resolve_storage
 from .resumable_digests import digest_mode
 from .stores import get_store
 
+# Body readers hand out 1 MiB blocks: a smaller interval would check-point after every block.
+CHECKPOINT_MINIMUM = 1024 * 1024
+
 
 def _error(id_: int, msg: str, hint: str) -> checks.Error:
     return checks.Error(msg, hint=hint, id=f"chunked_uploads.E{id_:03d}")
@@ -220,6 +223,27 @@ def check_metrics(
                 f"{PREFIX}METRICS is on, but prometheus_client is not installed.",
                 "Install prometheus_client (pip install prometheus_client) or set "
                 f"{PREFIX}METRICS = False.",
+            )
+        ]
+    return []
+
+
+@checks.register
+def check_checkpoint_bytes(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``CHECKPOINT_BYTES`` is ``None`` or at least 1 MiB, one block of a body reader (E012)."""
+    value = conf.checkpoint_bytes
+    if value is None:
+        return []
+    if not isinstance(value, int) or isinstance(value, bool) or value < CHECKPOINT_MINIMUM:
+        return [
+            _error(
+                12,
+                f"{PREFIX}CHECKPOINT_BYTES is {value!r}.",
+                f"Use None (no check-points) or an integer of at least {CHECKPOINT_MINIMUM} "
+                "bytes (1 MiB); every check-point costs a database write, and a store write on "
+                "S3 or a Django storage.",
             )
         ]
     return []

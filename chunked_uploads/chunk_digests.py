@@ -67,6 +67,14 @@ class DigestingStream:
         return data
 
 
+def expect_digest(header: str, algorithm: str, digest: bytes) -> BodyDigests:
+    """One announced digest of the body (``algorithm`` a hashlib name), from a header that
+    another protocol defines (tus ``Upload-Checksum``)."""
+    if len(digest) != hashlib.new(algorithm).digest_size:
+        raise exceptions.InvalidChunkDigest(header)
+    return BodyDigests([_Expected(header, algorithm, digest)])
+
+
 def parse_body_digests(meta: Mapping[str, Any]) -> BodyDigests | None:
     """The digests of ``Content-Digest`` and ``Content-MD5``; ``None`` when neither is sent."""
     expected: list[_Expected] = []

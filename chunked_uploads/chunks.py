@@ -12,7 +12,7 @@ view -> body reader -> ``receive()`` -> ``ChunkSession.write()`` -> store + dige
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import exceptions, uploads
@@ -29,6 +29,8 @@ class NewUpload:
 
     model: type[AbstractChunkedUpload]
     owner: Callable[[], Mapping[str, Any]]
+    # Other fields of the new row the edge sets (tus: the ``Upload-Metadata`` header as sent).
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class ChunkRequest:
     digests: BodyDigests | None = None
     max_bytes: int | None = None
     max_chunk_bytes: int | None = None
+    # Acknowledge an existing upload's progress every so many bytes within the chunk (tus: a
+    # whole file in one PATCH); ``None``, the native protocol's choice: all or nothing.
+    checkpoint_bytes: int | None = None
 
     @classmethod
     def for_range_header(cls, header: str | None, **fields: Any) -> ChunkRequest:
@@ -101,7 +106,8 @@ def check_limits(request: ChunkRequest) -> None:
 
 def check_sizes(request: ChunkRequest, byte_range: ContentRange, length: int | None) -> None:
     """Checks 4 and 5: the total and per-chunk limits, and the body's length."""
-    if request.max_bytes is not None and byte_range.total > request.max_bytes:
+    total = byte_range.total
+    if request.max_bytes is not None and total is not None and total > request.max_bytes:
         raise exceptions.SizeLimitExceeded(request.max_bytes)
     max_chunk = request.max_chunk_bytes
     if max_chunk is not None and byte_range.length > max_chunk:
@@ -122,6 +128,8 @@ def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession:
     target = request.target
     if isinstance(target, ExistingUpload):
         assert byte_range is not None, "a chunk of an existing upload has a range"
-        return uploads.resume(target.find(), byte_range)
-    owner = target.owner()
+        # Check-points would acknowledge bytes before the body's digest was verified.
+        checkpoints = request.checkpoint_bytes if request.digests is None else None
+        return uploads.resume(target.find(), byte_range, checkpoints)
+    owner = {**target.owner(), **target.fields}
     return uploads.start(target.model, byte_range, part.file_name, owner, request.max_bytes)

@@ -118,6 +118,13 @@ class Settings:
         return value
 
     @property
+    def checkpoint_bytes(self) -> int | None:
+        """Within a long request of a protocol that resumes interrupted requests (tus PATCH),
+        acknowledge progress every so many bytes; ``None`` turns check-points off."""
+        value: int | None = _get("CHECKPOINT_BYTES", 8 * 1024 * 1024)
+        return value
+
+    @property
     def metrics(self) -> bool:
         """Record Prometheus metrics (needs ``prometheus_client``, the ``metrics`` extra)."""
         return bool(_get("METRICS", False))

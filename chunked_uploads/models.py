@@ -109,6 +109,8 @@ class AbstractChunkedUpload(models.Model):
     # What the store remembers between requests (S3 UploadId and part ETags, part objects),
     # recorded with the offset it belongs to; ``None`` for the local store.
     store_state = models.JSONField(null=True, blank=True, editable=False)
+    # tus: the ``Upload-Metadata`` header exactly as the client sent it ("" when none).
+    tus_metadata = models.TextField(_("tus metadata"), blank=True, default="", editable=False)
 
     # drf-chunked-upload compatibility: ``upload.UPLOADING`` / ``upload.COMPLETE``.
     UPLOADING = UploadStatus.UPLOADING

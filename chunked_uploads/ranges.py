@@ -22,11 +22,15 @@ MAX_TOTAL = 2**63 - 1
 
 @dataclass(frozen=True)
 class ContentRange:
-    """A validated chunk range: ``0 <= start <= end < total``."""
+    """A validated chunk range: ``0 <= start <= end < total``.
+
+    ``total`` is ``None`` while the whole file's length is not known yet (a tus upload created with
+    ``Upload-Defer-Length``); the native protocol's ranges always carry it.
+    """
 
     start: int
     end: int
-    total: int
+    total: int | None
 
     @property
     def length(self) -> int:

@@ -103,7 +103,7 @@ def check_range(upload: AbstractChunkedUpload, byte_range: ContentRange) -> None
     """Refuse a chunk that does not continue the upload (checks 9 and 10)."""
     if upload.offset != byte_range.start:
         raise exceptions.OffsetMismatch(upload.offset, byte_range.start)
-    if upload.size is not None and upload.size != byte_range.total:
+    if upload.size is not None and byte_range.total is not None and upload.size != byte_range.total:
         raise exceptions.TotalMismatch(upload.size, byte_range.total)
 
 
@@ -119,12 +119,17 @@ class ChunkSession:
         *,
         created: bool,
         max_bytes: int | None = None,
+        checkpoint_bytes: int | None = None,
     ) -> None:
         self.upload = upload
         # ``None``: a whole file whose length is known only at its end, bounded by ``max_bytes``.
         self.byte_range = byte_range
         self.max_bytes = max_bytes
+        # Acknowledge progress every so many bytes (``None``: only the whole chunk, at commit).
+        self.checkpoint_bytes = checkpoint_bytes
         self.received = 0
+        # Bytes of this chunk acknowledged by check-points so far.
+        self.checkpointed = 0
         self.committed = False
         self._token = token
         self._store = store
@@ -146,6 +151,35 @@ class ChunkSession:
         if self._digest is not None:
             self._digest.update(data)
         self.received += len(data)
+        if self.checkpoint_bytes and self.received - self.checkpointed >= self.checkpoint_bytes:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Acknowledge the bytes received so far without ending the chunk.
+
+        The store makes them durable first (``ChunkWriter.checkpoint()``), then the offset, the
+        digest state and the store's state are recorded in one conditional ``UPDATE`` under the
+        lease, as ``commit()`` does: a request that dies later leaves the upload resumable here.
+        No signal is sent; ``chunk_received`` follows the chunk's ``commit()``.
+        """
+        assert self._writer is not None, "checkpoint() after commit() or abort()"
+        store_state = self._writer.checkpoint()
+        start = self.byte_range.start if self.byte_range is not None else 0
+        fields: dict[str, Any] = {
+            "offset": start + self.received,
+            "store_state": store_state,
+            "digest_state": self._digest.state() if self._digest is not None else None,
+            "lease_expires_at": _lease_until(),
+        }
+        manager = type(self.upload)._default_manager
+        if not manager.filter(
+            pk=self.upload.pk, lease_token=self._token, offset=start + self.checkpointed
+        ).update(**fields):
+            raise exceptions.UploadBusy()
+        for name, value in fields.items():
+            setattr(self.upload, name, value)
+        self.checkpointed = self.received
+        self._renewed_at = time.monotonic()
 
     def commit(
         self, filename: str | None = None, *, announce: bool = True
@@ -167,7 +201,7 @@ class ChunkSession:
         fields: dict[str, Any] = {
             "offset": byte_range.end + 1,
             "store_state": store_state,
-            "size": byte_range.total,
+            "size": byte_range.total if byte_range.total is not None else upload.size,
             "digest_state": self._digest.state() if self._digest is not None else None,
             **_FREE_LEASE,
         }
@@ -175,7 +209,7 @@ class ChunkSession:
             fields["filename"] = filename
         manager = type(upload)._default_manager
         updated = manager.filter(
-            pk=upload.pk, lease_token=self._token, offset=byte_range.start
+            pk=upload.pk, lease_token=self._token, offset=byte_range.start + self.checkpointed
         ).update(**fields)
         if not updated:
             # The lease ran out and another request took over: these bytes are not ours to
@@ -291,8 +325,15 @@ def start(
         raise
 
 
-def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSession:
-    """Open the next chunk of an existing upload for writing, after the protocol's checks."""
+def resume(
+    upload: AbstractChunkedUpload,
+    byte_range: ContentRange,
+    checkpoint_bytes: int | None = None,
+) -> ChunkSession:
+    """Open the next chunk of an existing upload for writing, after the protocol's checks.
+
+    ``checkpoint_bytes``: acknowledge progress every so many bytes (``ChunkSession.checkpoint()``).
+    """
     try:
         token = _acquire(upload)
     except exceptions.UploadBusy:
@@ -303,7 +344,14 @@ def resume(upload: AbstractChunkedUpload, byte_range: ContentRange) -> ChunkSess
     try:
         check_writable(upload)
         check_range(upload, byte_range)
-        return ChunkSession(upload, token, byte_range, get_store(), created=False)
+        return ChunkSession(
+            upload,
+            token,
+            byte_range,
+            get_store(),
+            created=False,
+            checkpoint_bytes=checkpoint_bytes,
+        )
     except BaseException:
         _release(upload, token)
         raise

@@ -63,6 +63,10 @@ BAD = [
     (checks.check_lease, "LEASE_SECONDS", -1.0, "chunked_uploads.E008"),
     (checks.check_lease, "LEASE_SECONDS", "60", "chunked_uploads.E008"),
     (checks.check_lease, "LEASE_SECONDS", True, "chunked_uploads.E008"),
+    (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 0, "chunked_uploads.E012"),
+    (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 4096, "chunked_uploads.E012"),
+    (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 8.0 * 2**20, "chunked_uploads.E012"),
+    (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", True, "chunked_uploads.E012"),
 ]
 
 GOOD = [
@@ -79,6 +83,8 @@ GOOD = [
     (checks.check_storage, "STORAGE_CLASS", InMemoryStorage()),
     (checks.check_store, "STORE", "chunked_uploads.stores.storage.StorageStore"),
     (checks.check_lease, "LEASE_SECONDS", 0.5),
+    (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", None),
+    (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 2**20),
 ]
 
 
@@ -108,6 +114,7 @@ def test_good_value_passes(check: Check, setting: str, value: Any) -> None:
         checks.check_store,
         checks.check_lease,
         checks.check_metrics,
+        checks.check_checkpoint_bytes,
     ],
 )
 def test_defaults_pass(check: Check) -> None:

@@ -30,6 +30,7 @@ from rest_framework.test import APIClient
 from chunked_uploads import signals, uploads
 from chunked_uploads.handoff import NotHandedOff, hand_off
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.ranges import ContentRange
 from chunked_uploads.stores import ChunkStore, get_store, store_class
 from chunked_uploads.stores.local import LocalFileStore
 from chunked_uploads.stores.s3 import S3MultipartStore
@@ -392,3 +393,52 @@ def test_local_hand_off_to_another_file_system_copies(
             signals.upload_completed.disconnect(dispatch_uid="hand-off")
         with target.storage.open(target.name, "rb") as handle:
             assert handle.read() == data[: 2 * CHUNK]
+
+
+TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
+
+
+def tus_patch(api: APIClient, url: str, data: bytes, offset: int) -> Any:
+    return api.generic(
+        "PATCH",
+        url,
+        data,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET=str(offset),
+        **TUS,
+    )
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES=CHUNK)
+def test_tus_whole_file_patch_with_check_points(setup: Setup, api: APIClient, data: bytes) -> None:
+    url = api.post("/api/tus/", HTTP_UPLOAD_LENGTH=str(len(data)), **TUS)["Location"]
+    response = tus_patch(api, url, data, 0)
+    assert response.status_code == 204, response.content
+    upload = ChunkedUpload.objects.get()
+    assert upload.status == "complete"
+    assert stored_bytes(upload) == data
+    assert upload.checksum == md5(data)
+    assert [name.rsplit("/", 1)[-1] for name in setup.leftovers()] == [f"{upload.pk}.done"]
+
+
+def test_check_points_survive_an_interrupted_request(
+    setup: Setup, api: APIClient, data: bytes
+) -> None:
+    """A request cut off after 5 MiB keeps what its check-points (every 2 MiB) acknowledged:
+    the stored bytes, the digest state and the store's state, and resumes from there."""
+    url = api.post("/api/tus/", HTTP_UPLOAD_LENGTH=str(len(data)), **TUS)["Location"]
+    upload = ChunkedUpload.objects.get()
+    byte_range = ContentRange(0, len(data) - 1, len(data))
+    session = uploads.resume(upload, byte_range, checkpoint_bytes=CHUNK)
+    for offset in range(0, 5 * MiB, MiB):
+        session.write(data[offset : offset + MiB])
+    session.abort()  # the client went away: what the check-points acknowledged stays
+    head = api.head(url, **TUS)
+    assert head["Upload-Offset"] == str(2 * CHUNK)
+    response = tus_patch(api, url, data[2 * CHUNK :], 2 * CHUNK)
+    assert response.status_code == 204, response.content
+    upload.refresh_from_db()
+    assert upload.status == "complete"
+    assert stored_bytes(upload) == data
+    assert upload.checksum == md5(data)
+    assert [name.rsplit("/", 1)[-1] for name in setup.leftovers()] == [f"{upload.pk}.done"]

@@ -17,13 +17,21 @@ from . import BLOCK_SIZE, ChunkPart, Readable, clean_filename
 class RawBody:
     """The request body of known ``length``, read from ``stream`` (a ``ChunkBody``)."""
 
-    def __init__(self, meta: Mapping[str, Any], stream: Readable, length: int) -> None:
+    def __init__(
+        self,
+        meta: Mapping[str, Any],
+        stream: Readable,
+        length: int,
+        file_name: str | None = None,
+    ) -> None:
         self._meta = meta
         self._stream = stream
         self._length = length
+        # A name the protocol carries elsewhere (tus: ``Upload-Metadata``).
+        self._file_name = file_name
 
     def open_chunk(self) -> ChunkPart:
-        name = disposition_filename(self._meta)
+        name = self._file_name or disposition_filename(self._meta)
         return ChunkPart(name, self._length, self._blocks())
 
     def fields(self) -> Mapping[str, Any]:

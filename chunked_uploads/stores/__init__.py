@@ -62,6 +62,10 @@ class ChunkWriter(Protocol):
     def finish(self) -> StoreState:
         """Make every written byte durable and return the state to record with the new offset."""
 
+    def checkpoint(self) -> StoreState:
+        """Make every byte written so far durable and return the state to record with it; the
+        writer goes on writing (a check-point within a long request, see ``uploads.py``)."""
+
     def close(self) -> None:
         """Release the writer; bytes not followed by ``finish()`` are never acknowledged."""
 

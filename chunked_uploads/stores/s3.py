@@ -110,6 +110,20 @@ class _MultipartWriter:
         self._pending = bytearray()
         return state
 
+    def checkpoint(self) -> StoreState:
+        """Record the uploaded parts; bytes still short of a part go to a buffer object (kept in
+        memory too, to become the start of the next part)."""
+        state = self._state
+        if state["buffer"] is not None:
+            state["garbage"].append(state["buffer"][0])
+            state["buffer"] = None
+        if len(self._pending) >= MIN_PART_SIZE:
+            self._store.upload_part(state, self._pending)
+            self._pending = bytearray()
+        elif self._pending:
+            state["buffer"] = self._store.put_buffer(state, self._pending)
+        return copy.deepcopy(state)
+
     def close(self) -> None:
         self._pending = bytearray()
 

@@ -69,6 +69,16 @@ class _PartWriter:
         saved = self._store.storage.save(part_name, File(self._spool, part_name))
         return _state([*self._parts, (self._offset, self._length, saved)])
 
+    def checkpoint(self) -> StoreState:
+        """Save what was spooled so far as a part of its own and spool the rest afresh."""
+        state = self.finish()
+        self._parts = _parts(state)
+        self._offset += self._length
+        self._length = 0
+        self._spool.close()
+        self._spool = tempfile.SpooledTemporaryFile(max_size=self._store.spool_bytes)  # noqa: SIM115
+        return state
+
     def close(self) -> None:
         self._spool.close()
 

@@ -1,5 +1,6 @@
 """URLs of the example project: a home page linking to everything at ``/``, the upload API at
-``api/uploads/``, the browser uploader at ``upload/``, the Uppy page (tus) at ``uppy/``, the admin, DRF's login and, with
+``api/uploads/``, tus 1.0 at ``api/tus/``, the browser uploader at ``upload/``, the Uppy page (tus)
+at ``uppy/``, the admin, DRF's login and, with
 drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at ``api/docs/``
 and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar). Any other path under
 ``api/`` answers the API's JSON 404."""
@@ -8,12 +9,16 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from chunked_uploads.protocols.tus.routers import TusRouter
+from chunked_uploads.protocols.tus.views import TusUploadViewSet
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
 from demo.views import api_not_found, home, uploader, uppy_page
 
 router = ChunkedUploadRouter()
 router.register("api/uploads", ChunkedUploadViewSet)
+tus_router = TusRouter()
+tus_router.register("api/tus", TusUploadViewSet)
 
 urlpatterns = [
     path("", home, name="home"),
@@ -22,6 +27,7 @@ urlpatterns = [
     path("upload/", uploader, name="uploader"),
     path("uppy/", uppy_page, name="uppy"),
     *router.urls,
+    *tus_router.urls,
 ]
 
 if settings.HAS_SPECTACULAR:

@@ -1,0 +1,43 @@
+"""``TusRouter``: mounts ``TusUploadViewSet`` at a creation URL and its uploads' URLs below it.
+
+A DRF "custom router" (a ``SimpleRouter`` with its own ``routes``): ``POST`` (and ``OPTIONS``) on
+the creation URL; ``HEAD``, ``PATCH``, ``DELETE`` (and ``OPTIONS``) on an upload's URL. URL names
+are ``{basename}-list`` and ``{basename}-detail``; the default basename is ``tus`` followed by the
+model's name in lower case (``tuschunkedupload``), so the native router's names stay free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.routers import Route, SimpleRouter
+
+LIST_ACTIONS = {"post": "create"}
+DETAIL_ACTIONS = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
+
+
+class TusRouter(SimpleRouter):
+    routes = [
+        Route(
+            url=r"^{prefix}{trailing_slash}$",
+            mapping=LIST_ACTIONS,
+            name="{basename}-list",
+            detail=False,
+            initkwargs={"suffix": "List"},
+        ),
+        Route(
+            url=r"^{prefix}/{lookup}{trailing_slash}$",
+            mapping=DETAIL_ACTIONS,
+            name="{basename}-detail",
+            detail=True,
+            initkwargs={"suffix": "Instance"},
+        ),
+    ]
+
+    def get_default_basename(self, viewset: Any) -> str:
+        return default_basename(viewset)
+
+
+def default_basename(viewset: Any) -> str:
+    model = viewset.queryset.model if viewset.queryset is not None else viewset.model
+    return "tus" + str(model._meta.object_name).lower()

@@ -1,0 +1,241 @@
+"""``TusUploadViewSet``: tus 1.0.0 over the same core, model, stores, leases and hooks as the native
+protocol.
+
+Creation is ``POST`` on the list route (with ``creation-with-upload``, the first bytes go in it),
+an upload's offset is its ``HEAD``, ``PATCH`` appends and ``DELETE`` terminates. The view parses the
+tus headers into a ``ChunkRequest`` and calls ``chunks.receive()``, as the native view does; a
+``PATCH`` asks the core for check-points (``DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES``) so that an
+interrupted whole-file ``PATCH`` resumes near where it stopped. When the last byte arrives the
+upload completes (``uploads.complete()``, the view's ``on_completion`` hook and the
+``upload_completed`` signal). The hooks of ``ChunkedUploadViewSet`` (``model``, ``queryset``,
+``user_field_name``, ``max_bytes``/``get_max_bytes``, ``on_completion``, DRF's authentication,
+permissions and throttles) apply unchanged.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import connections, transaction
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ... import chunks, exceptions, uploads
+from ...bodies import content_length
+from ...bodies.raw import RawBody
+from ...bodies.requests import body_stream
+from ...chunk_digests import DigestingStream
+from ...conf import conf
+from ...models import AbstractChunkedUpload, UploadStatus
+from ...ranges import ContentRange
+from ..native.parsers import UnreadBodyParser
+from ..native.views import ChunkedUploadViewSet
+from . import headers as tus
+from .errors import is_tus_error, to_api_exception
+from .routers import DETAIL_ACTIONS, LIST_ACTIONS
+
+METHOD_OVERRIDES = frozenset({"PATCH", "DELETE"})
+
+
+class TusUploadViewSet(ChunkedUploadViewSet):
+    """tus 1.0.0 uploads (see the tus page of the docs)."""
+
+    parser_classes = (UnreadBodyParser,)
+    http_method_names = ["get", "head", "post", "patch", "delete", "options"]
+    protocol = "tus"
+    schema = None  # documented in the OpenAPI schema by ``schema.py`` once drf-spectacular knows it
+    logger_name = "chunked_uploads.tus"
+
+    @classmethod
+    def as_view(cls, actions: dict[str, Any] | None = None, **initkwargs: Any) -> Any:
+        """Map tus's methods onto the route whatever router mounts the view (DRF's own routers
+        map ``post`` to ``create`` and ``patch`` to ``partial_update`` already; ``put`` and
+        ``get`` on the list route are not tus)."""
+        detail = initkwargs.get("detail")
+        if actions and detail is not None:
+            actions = dict[str, Any](DETAIL_ACTIONS if detail else LIST_ACTIONS)
+        view = super(ChunkedUploadViewSet, cls).as_view(actions, **initkwargs)
+        for alias in connections:  # the core commits as it goes, as in the native view
+            view = transaction.non_atomic_requests(using=alias)(view)
+        return view
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Create an upload (``creation``), with its first bytes if the body has some."""
+        meta = request.META
+        if tus.header(meta, "Upload-Concat") is not None:
+            raise tus.UnsupportedExtension("Upload-Concat")
+        length = tus.upload_length(meta)
+        raw_metadata = tus.header(meta, "Upload-Metadata") or ""
+        metadata = tus.parse_metadata(raw_metadata)
+        max_bytes = self.get_max_bytes(request)
+        if length is not None and max_bytes is not None and length > max_bytes:
+            raise exceptions.SizeLimitExceeded(max_bytes)
+        body_length = self.body_length(request, required=False)
+        byte_range = self.byte_range(0, body_length, length, max_bytes)
+        target = chunks.NewUpload(
+            self.get_model(),
+            partial(self.get_owner_fields, request),
+            {"tus_metadata": raw_metadata},
+        )
+        upload = self.receive(
+            request, target, byte_range, max_bytes, tus.metadata_filename(metadata)
+        )
+        upload = self.complete_if_done(upload, request)
+        location = self.reverse_action("detail", args=[upload.pk])
+        response_headers = {"Location": location, **tus.expires(upload)}
+        if body_length:
+            response_headers["Upload-Offset"] = str(upload.offset)
+        return Response(status=status.HTTP_201_CREATED, headers=response_headers)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The upload's offset, length, metadata and expiry (``HEAD``)."""
+        upload = self.complete_if_done(self.get_object(), request)
+        return Response(status=status.HTTP_200_OK, headers=tus.upload_state(upload))
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Append the body at ``Upload-Offset`` (``PATCH``)."""
+        if self.media_type(request) != tus.OFFSET_STREAM:
+            raise tus.UnsupportedContentType()
+        offset = tus.integer(request.META, "Upload-Offset")
+        if offset is None:
+            raise tus.InvalidTusHeader("Upload-Offset", "is required")
+        upload = self.get_object()
+        total = self.declared_length(request, upload)
+        max_bytes = self.get_max_bytes(request)
+        length = self.body_length(request, required=True)
+        byte_range = self.byte_range(offset, length, total, max_bytes)
+        target = chunks.ExistingUpload(lambda: upload)
+        upload = self.receive(request, target, byte_range, max_bytes, None)
+        upload = self.complete_if_done(upload, request)
+        response_headers = {"Upload-Offset": str(upload.offset), **tus.expires(upload)}
+        return Response(status=status.HTTP_204_NO_CONTENT, headers=response_headers)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Terminate the upload: its record and bytes go (``termination``)."""
+        uploads.abort(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def options(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        """The server's tus capabilities."""
+        return Response(
+            status=status.HTTP_204_NO_CONTENT,
+            headers=tus.capabilities(self.get_max_bytes(request)),
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def receive(
+        self,
+        request: Request,
+        target: chunks.NewUpload | chunks.ExistingUpload,
+        byte_range: ContentRange,
+        max_bytes: int | None,
+        file_name: str | None,
+    ) -> AbstractChunkedUpload:
+        """Stream the body into the upload through the core, with check-points for a ``PATCH``."""
+        digests = tus.upload_checksum(request.META)
+        chunk = chunks.ChunkRequest(
+            target=target,
+            byte_range=byte_range,
+            digests=digests,
+            max_bytes=max_bytes,
+            checkpoint_bytes=conf.checkpoint_bytes,
+        )
+        django_request = request._request
+        stream = body_stream(django_request)
+        if digests is not None:
+            stream = DigestingStream(stream, digests)
+        body = RawBody(request.META, stream, byte_range.length, file_name)
+        return chunks.receive(chunk, body).upload
+
+    def complete_if_done(
+        self, upload: AbstractChunkedUpload, request: Request
+    ) -> AbstractChunkedUpload:
+        """Complete an upload that holds all its bytes: hooks, signal and completed file.
+
+        A ``HEAD`` does it too, for an upload whose completion failed after its last ``PATCH``
+        (a hook raised): tus clients consider such an upload done, so its hooks must still run.
+        """
+        if upload.status != UploadStatus.UPLOADING or upload.size is None:
+            return upload
+        if upload.offset != upload.size:
+            return upload
+        return uploads.complete(
+            upload, None, on_complete=partial(self.on_completion, request=request)
+        )
+
+    def byte_range(
+        self, start: int, length: int, total: int | None, max_bytes: int | None
+    ) -> ContentRange:
+        """The bytes the request carries, ``[start, start + length)`` of ``total`` (``None``:
+        deferred), refused from the headers alone if they would pass the length or the limit."""
+        end = start + length
+        if total is not None and end > total:
+            raise exceptions.RangeExceedsTotal(total)
+        if max_bytes is not None and end > max_bytes:
+            raise exceptions.SizeLimitExceeded(max_bytes)
+        return ContentRange(start, end - 1, total)
+
+    def declared_length(self, request: Request, upload: AbstractChunkedUpload) -> int | None:
+        """The upload's length: recorded, or declared by this ``PATCH`` (``Upload-Length``)."""
+        declared = tus.integer(request.META, "Upload-Length")
+        if declared is not None and upload.size is not None and declared != upload.size:
+            raise exceptions.TotalMismatch(upload.size, declared)
+        return upload.size if upload.size is not None else declared
+
+    def body_length(self, request: Request, *, required: bool) -> int:
+        """The body's length; a creation's body counts only as ``offset+octet-stream``."""
+        length = content_length(request.META)
+        if not required and self.media_type(request) != tus.OFFSET_STREAM:
+            if length:
+                raise tus.UnsupportedContentType()
+            return 0
+        if length is None and "HTTP_TRANSFER_ENCODING" in request.META:
+            # A chunked body: the core needs the length to refuse bytes past Upload-Length.
+            raise tus.InvalidTusHeader("Content-Length", "is required")
+        return length or 0
+
+    def media_type(self, request: Request) -> str:
+        return str(request.META.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
+
+    def get_parsers(self) -> list[Any]:
+        return [parser() for parser in self.parser_classes]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Refuse a request of another tus version before anything else (``OPTIONS`` aside)."""
+        if request.method != "OPTIONS":
+            tus.check_version(request.META)
+        super().initial(request, *args, **kwargs)
+
+    def check_permissions(self, request: Request) -> None:
+        # ``OPTIONS`` only describes the server (tus discovery, like a CORS preflight): public.
+        if request.method != "OPTIONS":
+            super().check_permissions(request)
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # Clients behind proxies that only pass GET and POST: tus's X-HTTP-Method-Override.
+        override = str(request.META.get("HTTP_X_HTTP_METHOD_OVERRIDE", "")).upper()
+        if request.method == "POST" and override in METHOD_OVERRIDES:
+            request.method = override
+        return super().dispatch(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if exceptions.is_lock_conflict(exc):
+            exc = exceptions.UploadBusy()
+        if is_tus_error(exc):
+            exc = to_api_exception(exc)
+        response = super().handle_exception(exc)
+        for name, value in getattr(exc, "headers", {}).items():
+            response[name] = value
+        return response
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Tus-Resumable"] = tus.TUS_VERSION
+        return response
