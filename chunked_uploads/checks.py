@@ -85,6 +85,8 @@ def check_sizes(
     for id_, name, value in (
         (2, "MAX_BYTES", conf.max_bytes),
         (3, "MAX_CHUNK_BYTES", conf.max_chunk_bytes),
+        (12, "MAX_UNFINISHED_UPLOADS", conf.max_unfinished_uploads),
+        (13, "MAX_UNFINISHED_BYTES", conf.max_unfinished_bytes),
     ):
         if value is not None and (
             not isinstance(value, int) or isinstance(value, bool) or value < 1
@@ -232,14 +234,14 @@ def check_metrics(
 def check_checkpoint_bytes(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """``CHECKPOINT_BYTES`` is ``None`` or at least 1 MiB, one block of a body reader (E012)."""
+    """``CHECKPOINT_BYTES`` is ``None`` or at least 1 MiB, one block of a body reader (E014)."""
     value = conf.checkpoint_bytes
     if value is None:
         return []
     if not isinstance(value, int) or isinstance(value, bool) or value < CHECKPOINT_MINIMUM:
         return [
             _error(
-                12,
+                14,
                 f"{PREFIX}CHECKPOINT_BYTES is {value!r}.",
                 f"Use None (no check-points) or an integer of at least {CHECKPOINT_MINIMUM} "
                 "bytes (1 MiB); every check-point costs a database write, and a store write on "

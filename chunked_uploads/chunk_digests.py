@@ -5,6 +5,10 @@ read) and the chunk is acknowledged only if every digest the server supports mat
 ``application/octet-stream`` chunk the body is the chunk; for a multipart chunk it is the whole
 multipart body, as RFC 9530 section 2 defines content. Algorithms the server does not know are
 ignored, as RFC 9530 section 5 allows; a header that cannot be parsed is refused.
+
+Each algorithm hashes the body once however many members name it, and a header longer than
+``MAX_HEADER_CHARS`` or with more than ``MAX_MEMBERS`` members is refused before the body is read:
+gunicorn joins repeated headers, and one hash per member made the header a CPU amplifier.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import exceptions
@@ -24,33 +28,36 @@ from .bodies import Readable
 ALGORITHMS = {"sha-256": "sha256", "sha-512": "sha512", "md5": "md5", "sha": "sha1"}
 _MEMBER = re.compile(r"\s*([a-z*][a-z0-9_\-.*]*)\s*=\s*:([A-Za-z0-9+/=]*):\s*(?:;.*)?", re.ASCII)
 _HEX_MD5 = re.compile(r"[0-9a-fA-F]{32}", re.ASCII)
+# Four algorithms, a few members each, fit easily: a sha-512 member is about 100 characters.
+MAX_HEADER_CHARS = 1024
+MAX_MEMBERS = 16
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Expected:
     header: str
     algorithm: str
     digest: bytes
-    hasher: Any = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.hasher = hashlib.new(self.algorithm, usedforsecurity=False)
 
 
 class BodyDigests:
-    """The digests a request announced, fed with its body as it is read."""
+    """The digests a request announced, fed with its body as it is read (once per algorithm)."""
 
     def __init__(self, expected: list[_Expected]) -> None:
         self._expected = expected
+        self._hashers: dict[str, Any] = {
+            item.algorithm: hashlib.new(item.algorithm, usedforsecurity=False) for item in expected
+        }
 
     def update(self, data: bytes) -> None:
-        for item in self._expected:
-            item.hasher.update(data)
+        for hasher in self._hashers.values():
+            hasher.update(data)
 
     def verify(self) -> None:
         """Raise ``ChunkDigestMismatch`` unless every announced digest matches."""
+        digests = {name: hasher.digest() for name, hasher in self._hashers.items()}
         for item in self._expected:
-            if item.hasher.digest() != item.digest:
+            if digests[item.algorithm] != item.digest:
                 raise exceptions.ChunkDigestMismatch(item.header, item.algorithm)
 
 
@@ -88,8 +95,11 @@ def parse_body_digests(meta: Mapping[str, Any]) -> BodyDigests | None:
 
 
 def _parse_content_digest(header: str) -> list[_Expected]:
+    members = header.split(",")
+    if len(header) > MAX_HEADER_CHARS or len(members) > MAX_MEMBERS:
+        raise exceptions.ChunkDigestHeaderTooLarge(MAX_HEADER_CHARS, MAX_MEMBERS)
     expected = []
-    for member in header.split(","):
+    for member in members:
         match = _MEMBER.fullmatch(member)
         if match is None:
             raise exceptions.InvalidChunkDigest("Content-Digest")

@@ -3,7 +3,8 @@
 A protocol edge describes the chunk in a ``ChunkRequest`` (its byte range, parsed once from the
 protocol's header; the digests to verify; the limits; which upload it is for) and hands it to
 ``receive()`` with a body reader (``bodies/``). ``receive()`` runs the checks of PROTOCOL.md in
-their order, refusing what the headers alone refuse before any body byte is read, then pulls the
+their order (the per-user limits of ``quotas.py`` first), refusing what the headers alone refuse
+before any body byte is read, then pulls the
 chunk's blocks from the reader into the upload's ``ChunkSession`` (store writer + running digest)
 and acknowledges them. The path of a chunk's bytes is this loop:
 view -> body reader -> ``receive()`` -> ``ChunkSession.write()`` -> store + digest.
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import exceptions, uploads
+from . import exceptions, quotas, uploads
 from .bodies import ChunkBody, ChunkPart, clean_filename
 from .chunk_digests import BodyDigests
 from .models import AbstractChunkedUpload
@@ -25,10 +26,13 @@ from .ranges import ContentRange, parse_content_range
 @dataclass(frozen=True)
 class NewUpload:
     """The chunk starts an upload of ``model``; ``owner()`` gives the owner's fields (or raises
-    ``UserRequired``, check 11) when the chunk begins."""
+    ``UserRequired``, check 11) when the chunk begins. ``user`` (in ``user_field``) is whom the
+    per-user limits count against (``quotas.py``)."""
 
     model: type[AbstractChunkedUpload]
     owner: Callable[[], Mapping[str, Any]]
+    user: Any = None
+    user_field: str = "user"
     # Other fields of the new row the edge sets (tus: the ``Upload-Metadata`` header as sent).
     fields: Mapping[str, Any] = field(default_factory=dict)
 
@@ -54,6 +58,8 @@ class ChunkRequest:
     digests: BodyDigests | None = None
     max_bytes: int | None = None
     max_chunk_bytes: int | None = None
+    # The request's ``Content-Length``: what a whole file in one request declares at most.
+    body_length: int | None = None
     # Acknowledge an existing upload's progress every so many bytes within the chunk (tus: a
     # whole file in one PATCH); ``None``, the native protocol's choice: all or nothing.
     checkpoint_bytes: int | None = None
@@ -77,6 +83,7 @@ class Received:
 
 def receive(request: ChunkRequest, body: ChunkBody) -> Received:
     """Check the chunk, stream it into the upload and acknowledge it."""
+    check_quota(request)
     check_limits(request)
     part = body.open_chunk()  # check 1
     if request.digests is not None and not part.digestible:
@@ -95,6 +102,15 @@ def receive(request: ChunkRequest, body: ChunkBody) -> Received:
     except BaseException:
         session.abort()
         raise
+
+
+def check_quota(request: ChunkRequest) -> None:
+    """The per-user limits on unfinished uploads, for a chunk that starts one."""
+    target = request.target
+    if isinstance(target, NewUpload):
+        length = request.body_length if request.whole else None
+        declared = quotas.declared_total(request.byte_range, length)
+        quotas.check_new_upload(target.model, target.user_field, target.user, declared)
 
 
 def check_limits(request: ChunkRequest) -> None:

@@ -84,6 +84,18 @@ class Settings:
         return value
 
     @property
+    def max_unfinished_uploads(self) -> int | None:
+        """How many unfinished uploads one user may have; ``None`` means no limit."""
+        value: int | None = _get("MAX_UNFINISHED_UPLOADS", None)
+        return value
+
+    @property
+    def max_unfinished_bytes(self) -> int | None:
+        """The most bytes one user's unfinished uploads may declare together; ``None``: no limit."""
+        value: int | None = _get("MAX_UNFINISHED_BYTES", None)
+        return value
+
+    @property
     def named_url(self) -> str:
         value: str = _get("NAMED_URL", "chunkedupload-detail")
         return value

@@ -143,6 +143,39 @@ class UnreadableBody(UploadError):
         self.reason = reason
 
 
+class ChunkDigestHeaderTooLarge(UploadError):
+    """A ``Content-Digest`` header over ``max_chars`` characters or ``max_members`` members."""
+
+    def __init__(self, max_chars: int, max_members: int) -> None:
+        super().__init__(max_chars, max_members)
+        self.max_chars, self.max_members = max_chars, max_members
+
+
+class TooManyUnfinishedUploads(UploadError):
+    """The user has ``limit`` unfinished uploads already."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+class UnfinishedBytesQuotaExceeded(UploadError):
+    """The new upload would bring the user's unfinished uploads to ``declared`` bytes, over
+    ``limit``."""
+
+    def __init__(self, limit: int, declared: int) -> None:
+        super().__init__(limit, declared)
+        self.limit, self.declared = limit, declared
+
+
+class BodyReadTimeout(UploadError):
+    """The client sent no byte of the body for ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
 # A database giving up on a lock: the statement was rolled back, so nothing changed, and the
 # request may succeed when retried. MySQL/MariaDB error numbers and PostgreSQL SQLSTATEs.
 _MYSQL_LOCK_ERRORS = frozenset({1205, 1213})  # lock wait timeout, deadlock

@@ -145,14 +145,26 @@ class ChunkSession:
     def write(self, data: bytes | memoryview) -> None:
         """Store the next bytes of the chunk and feed them to the running digest."""
         self._check_length(self.received + len(data))
+        # The fence: a lease renewed less than a third of its length ago cannot have been taken
+        # over, so a request that stalled past its lease stops here, before writing a byte.
         self._renew_if_due()
         assert self._writer is not None, "write() after commit() or abort()"
-        self._writer.write(data)
+        try:
+            self._writer.write(data)
+        except StoreBusy:
+            raise exceptions.UploadBusy() from None
         if self._digest is not None:
             self._digest.update(data)
         self.received += len(data)
-        if self.checkpoint_bytes and self.received - self.checkpointed >= self.checkpoint_bytes:
+        if self._checkpoint_due():
             self.checkpoint()
+
+    def _checkpoint_due(self) -> bool:
+        if not self.checkpoint_bytes or self.received - self.checkpointed < self.checkpoint_bytes:
+            return False
+        # The chunk's last byte is acknowledged by ``commit()``, with the upload's completion
+        # right after: a check-point there would only cost one more write.
+        return self.byte_range is None or self.received < self.byte_range.length
 
     def checkpoint(self) -> None:
         """Acknowledge the bytes received so far without ending the chunk.

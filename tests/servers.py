@@ -6,7 +6,8 @@ the suite's ``DATABASE_URL`` points there, in a database created for the server 
 and a temporary ``DJANGO_MEDIA_ROOT``. It runs ``migrate`` and ``create_demo_user --quiet`` for an
 API token, and yields a ``LiveServer``: its ``url``, auth ``headers``, ``media_root``, and the worker
 processes, which tests may ``kill_worker()`` (SIGKILL; gunicorn's master forks a replacement).
-``worker_class="gthread"`` serves keep-alive connections (the sync worker closes each one).
+``worker_class="gthread"`` serves keep-alive connections (the sync worker closes each one), with
+``threads`` threads per worker.
 
     with live_server(workers=2, settings={"DRF_CHUNKED_UPLOAD_LEASE_SECONDS": 2.0}) as server:
         httpx.get(server.url + "/api/uploads/", headers=server.headers)
@@ -111,6 +112,7 @@ def live_server(
     settings: Mapping[str, Any] | None = None,
     worker_class: str = "sync",
     environment: Mapping[str, str] | None = None,
+    threads: int = 1,
 ) -> Iterator[LiveServer]:
     """Start the example project under gunicorn; stop it and remove its database on exit."""
     with tempfile.TemporaryDirectory(prefix="chunked-uploads-server-") as tmp:
@@ -121,8 +123,9 @@ def live_server(
             token = _manage(env, "create_demo_user", "--quiet").strip().splitlines()[-1]
             with _listening_socket() as listener:
                 server = _start(
-                    env, listener, workers, token, folder / "media", database_url, worker_class
-                )
+                    env, listener, workers, token, folder / "media", database_url, worker_class,
+                    threads,
+                )  # fmt: skip
                 server.environment = env
                 try:
                     _wait_until_serving(server)
@@ -192,7 +195,14 @@ class _MySQLAdmin:
 
 def _environment(folder: Path, database_url: str, settings: Mapping[str, Any]) -> dict[str, str]:
     module = folder / "live_server_settings.py"
-    lines = ["from demo.settings import *  # noqa: F403", "DEBUG = False"]
+    lines = [
+        "from demo.settings import *  # noqa: F403",
+        "DEBUG = False",
+        # The example throttles users and limits unfinished uploads; tests go faster than that.
+        'REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_CLASSES": []}  # noqa: F405',
+        "DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS = None",
+        "DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES = None",
+    ]
     lines += [f"{name} = {value!r}" for name, value in settings.items()]
     module.write_text("\n".join(lines) + "\n")
     (folder / "media").mkdir()
@@ -234,11 +244,13 @@ def _start(
     media_root: Path,
     database_url: str,
     worker_class: str = "sync",
+    threads: int = 1,
 ) -> LiveServer:
     fd = listener.fileno()
     command = [
         sys.executable, "-m", "gunicorn", "demo.wsgi:application",
         "--bind", f"fd://{fd}", "--workers", str(workers), "--worker-class", worker_class,
+        "--threads", str(threads),
         "--timeout", "120", "--graceful-timeout", "5", "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=dict(env), pass_fds=[fd], cwd=EXAMPLE)

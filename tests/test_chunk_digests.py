@@ -14,7 +14,11 @@ from typing import Any
 import pytest
 
 from chunked_uploads.chunk_digests import parse_body_digests
-from chunked_uploads.exceptions import InvalidChunkDigest
+from chunked_uploads.exceptions import (
+    ChunkDigestHeaderTooLarge,
+    ChunkDigestMismatch,
+    InvalidChunkDigest,
+)
 from chunked_uploads.models import ChunkedUpload
 
 from .helpers import LIST_URL, put_chunk, stored_bytes
@@ -171,3 +175,44 @@ def test_digest_headers_on_a_body_parsed_before_the_view_are_refused_as_unverifi
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "chunk_digest_unverifiable"
     assert ChunkedUpload.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ", ".join([sf("sha256", b"x", "sha-256")] * 17),  # 17 members, each short
+        "crc32c=:" + "A" * 1100 + ":",  # one member, too long
+    ],
+)
+def test_oversized_content_digest_is_refused(header: str) -> None:
+    with pytest.raises(ChunkDigestHeaderTooLarge):
+        parse_body_digests({"HTTP_CONTENT_DIGEST": header})
+
+
+def test_each_algorithm_hashes_the_body_once() -> None:
+    header = ", ".join([sf("sha256", b"body", "sha-256")] * 8 + [sf("md5", b"body", "md5")] * 8)
+    digests = parse_body_digests({"HTTP_CONTENT_DIGEST": header})
+    assert digests is not None
+    assert sorted(digests._hashers) == ["md5", "sha256"]
+    digests.update(b"body")
+    digests.verify()
+
+
+def test_repeated_algorithm_with_another_value_still_mismatches() -> None:
+    header = f"{sf('sha256', b'body', 'sha-256')}, {sf('sha256', b'other', 'sha-256')}"
+    digests = parse_body_digests({"HTTP_CONTENT_DIGEST": header})
+    assert digests is not None
+    digests.update(b"body")
+    with pytest.raises(ChunkDigestMismatch):
+        digests.verify()
+
+
+def test_oversized_header_is_a_400_before_the_body(api: Any, payload: bytes, started: str) -> None:
+    header = ", ".join([sf("sha256", payload[100_000:200_000], "sha-256")] * 17)
+    response = put_chunk(
+        api, started, payload[100_000:200_000], 100_000, len(payload), raw=True,
+        HTTP_CONTENT_DIGEST=header,
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["code"] == "chunk_digest_header_too_large"
+    assert ChunkedUpload.objects.get().offset == 100_000

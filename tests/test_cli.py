@@ -132,7 +132,13 @@ def test_sigint_halfway_then_the_same_command_resumes(
     path.write_bytes(os.urandom(32 * CHUNK + 77))
     args = upload_args(server, path, "--limit-rate", "1MiB")  # ~4 s: time to interrupt it
     process = subprocess.Popen(
-        args, env=cli_env(cache), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        args,
+        env=cli_env(cache),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # A shell's background job ignores SIGINT and its children inherit that (Python then
+        # installs no KeyboardInterrupt handler): give the CLI the disposition a terminal gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     upload_url = wait_for_progress(server, cache, process, at_least=4 * CHUNK)
     process.send_signal(signal.SIGINT)

@@ -39,8 +39,11 @@ DEFAULTS = [
     ("named_url", "chunkedupload-detail"),
     ("explicit_named_url", None),
     ("max_chunk_bytes", None),
+    ("max_unfinished_uploads", None),
+    ("max_unfinished_bytes", None),
     ("fsync", False),
     ("lease_seconds", 60.0),
+    ("checkpoint_bytes", 8 * 1024 * 1024),
     ("socket_reads", False),
 ]
 
@@ -59,14 +62,24 @@ OVERRIDES = [
     ("NAMED_URL", "named_url", "uploads-detail", "uploads-detail"),
     ("NAMED_URL", "explicit_named_url", "uploads-detail", "uploads-detail"),
     ("MAX_CHUNK_BYTES", "max_chunk_bytes", 4096, 4096),
+    ("MAX_UNFINISHED_UPLOADS", "max_unfinished_uploads", 10, 10),
+    ("MAX_UNFINISHED_BYTES", "max_unfinished_bytes", 2**30, 2**30),
     ("FSYNC", "fsync", True, True),
     ("LEASE_SECONDS", "lease_seconds", 5, 5),
+    ("CHECKPOINT_BYTES", "checkpoint_bytes", None, None),
     ("SOCKET_READS", "socket_reads", True, True),
 ]
 
 
+# Limits the example project sets (and the test settings inherit) over the package's defaults.
+EXAMPLE_LIMITS = ("MAX_BYTES", "MAX_UNFINISHED_UPLOADS", "MAX_UNFINISHED_BYTES")
+
+
 @pytest.mark.parametrize(("attribute", "default"), DEFAULTS)
-def test_default(attribute: str, default: Any) -> None:
+def test_default(attribute: str, default: Any, settings: Any) -> None:
+    for name in EXAMPLE_LIMITS:
+        if hasattr(settings, f"DRF_CHUNKED_UPLOAD_{name}"):
+            delattr(settings, f"DRF_CHUNKED_UPLOAD_{name}")
     assert getattr(conf, attribute) == default
 
 

@@ -157,3 +157,18 @@ def test_upload_page_gives_the_chunk_size_in_the_units_of_its_progress(db: None,
     assert "Chunks of 64.0 KiB;" in client.get("/upload/?chunk_size=65536").content.decode()
     script = (MANAGE.parent / "demo" / "static" / "demo" / "uploader.js").read_text()
     assert '["bytes", "KiB", "MiB", "GiB", "TiB"]' in script
+
+
+def test_example_throttles_users_and_bounds_sizes_but_tests_do_not_throttle() -> None:
+    from demo import settings as example
+    from django.conf import settings
+
+    from chunked_uploads.views import ChunkedUploadViewSet
+
+    throttles = example.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]
+    assert "rest_framework.throttling.UserRateThrottle" in throttles
+    assert example.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"] == "600/minute"
+    assert example.DRF_CHUNKED_UPLOAD_MAX_BYTES == 20 * 1024**3
+    assert example.DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS == 100
+    assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] == []
+    assert ChunkedUploadViewSet.throttle_classes == []

@@ -134,6 +134,37 @@ CASES: list[tuple[exceptions.UploadError, int, str, str, dict[str, Any]]] = [
         {},
     ),
     (
+        exceptions.ChunkDigestHeaderTooLarge(1024, 16),
+        400,
+        "chunk_digest_header_too_large",
+        "The Content-Digest header is too large: at most 1024 characters and 16 members are"
+        " accepted",
+        {"max_chars": 1024, "max_members": 16},
+    ),
+    (
+        exceptions.TooManyUnfinishedUploads(3),
+        403,
+        "too_many_unfinished_uploads",
+        "You have 3 unfinished uploads, the most allowed: complete or abort one before starting"
+        " another",
+        {"limit": 3},
+    ),
+    (
+        exceptions.UnfinishedBytesQuotaExceeded(1000, 1500),
+        403,
+        "unfinished_bytes_quota_exceeded",
+        "This upload would bring your unfinished uploads to 1500 bytes, over the quota of 1000"
+        " bytes: complete or abort some before starting another",
+        {"limit": 1000, "declared": 1500},
+    ),
+    (
+        exceptions.BodyReadTimeout(6.0),
+        408,
+        "body_read_timeout",
+        "The client sent no byte of the body for 6 seconds; the chunk was discarded",
+        {"seconds": 6.0},
+    ),
+    (
         exceptions.UploadBusy(),
         409,
         "upload_busy",

@@ -202,7 +202,7 @@ def test_generated_python_client_single_shot_list_and_destroy(
     assert isinstance(upload, models.ChunkedUpload) and upload.status == models.StatusEnum.COMPLETE
     assert server.stored_bytes(str(upload.id)) == payload
     listed = api.uploads_list.sync(client=client)
-    assert upload.id in [item.id for item in listed]
+    assert upload.id in [item.id for item in listed.results]
 
     assert api.uploads_destroy.sync_detailed(upload.id, client=client).status_code == 204
     missing = api.uploads_retrieve.sync(upload.id, client=client)

@@ -3,7 +3,8 @@
 gunicorn's own request parser reads real requests from one end of a socket pair, as its workers
 do; the test writes the client's bytes into the other end. What was tried: bodies gunicorn had
 partly buffered with the headers, a pipelined request behind the body (it must still parse), a
-body gunicorn's reader already started on, a chunked body, a client that stops mid-body, a request
+body gunicorn's reader already started on, a chunked body, a client that stops mid-body, one that
+stalls mid-body (a 408 after twice the lease, the socket's timeout put back), a request
 whose body Django already read, the setting off, and whole chunk requests (raw and multipart)
 through the project's WSGI application and through a keep-alive connection to gunicorn's gthread
 worker.
@@ -33,6 +34,7 @@ from gunicorn.http.parser import RequestParser
 from rest_framework.authtoken.models import Token
 
 from chunked_uploads.bodies.gunicorn import GunicornSocketBody, open_body
+from chunked_uploads.exceptions import BodyReadTimeout
 from chunked_uploads.models import ChunkedUpload
 
 from .helpers import LIST_URL, stored_bytes
@@ -157,6 +159,37 @@ def test_a_client_that_stops_mid_body_gives_a_short_body(conn: Connection) -> No
     direct = GunicornSocketBody.attach(request.body, len(body) + 50)
     assert direct is not None
     assert read_all(direct, 65536) == body  # the end of the stream, never made-up bytes
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_LEASE_SECONDS=0.1)
+def test_a_client_that_stalls_mid_body_times_out_after_twice_the_lease(
+    conn: Connection,
+) -> None:
+    body = os.urandom(1000)
+    head = f"PUT /x HTTP/1.1\r\nHost: testserver\r\nContent-Length: {len(body) + 50}\r\n\r\n"
+    conn.send(head.encode() + body)  # and then nothing, the connection still open
+    request = conn.next_request()
+    direct = GunicornSocketBody.attach(request.body, len(body) + 50)
+    assert direct is not None
+    assert conn.server.gettimeout() == pytest.approx(0.2)
+    assert direct.read(len(body)) == body
+    with pytest.raises(BodyReadTimeout) as raised:
+        direct.read(50)
+    assert raised.value.seconds == pytest.approx(0.2)  # the native edge answers 408
+    assert request.body.failed is True  # gunicorn closes the connection
+    assert conn.server.gettimeout() == 5  # the socket's own timeout is back
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_LEASE_SECONDS=0.1)
+def test_the_socket_timeout_is_restored_once_the_body_is_read(conn: Connection) -> None:
+    body = os.urandom(300_000)  # more than gunicorn reads with the headers
+    conn.send(put_request("/x", body))
+    request = conn.next_request()
+    direct = GunicornSocketBody.attach(request.body, len(body))
+    assert direct is not None
+    assert conn.server.gettimeout() == pytest.approx(0.2)
+    assert read_all(direct, 65536) == body
+    assert conn.server.gettimeout() == 5
 
 
 def test_a_length_that_disagrees_with_gunicorns_is_left_alone(conn: Connection) -> None:

@@ -71,7 +71,7 @@ def test_other_users_upload_is_404(
 
 
 def test_other_users_upload_is_not_listed(other_api: Any, alices: ChunkedUpload) -> None:
-    assert other_api.get(LIST_URL).json() == []
+    assert other_api.get(LIST_URL).json()["results"] == []
 
 
 @pytest.mark.parametrize("setting", ["USER_RESTRICTED", "USER_RESTRICED"])
@@ -83,7 +83,7 @@ def test_unrestricted_opens_uploads_to_every_permitted_user(
     Fails if the setting does not open the upload, or if Bob's chunks land anywhere but in order."""
     setattr(settings, f"DRF_CHUNKED_UPLOAD_{setting}", False)
     url = f"{LIST_URL}{alices.pk}/"
-    assert [item["id"] for item in other_api.get(LIST_URL).json()] == [str(alices.pk)]
+    assert [item["id"] for item in other_api.get(LIST_URL).json()["results"]] == [str(alices.pk)]
     assert send(other_api, "PUT", url, payload).status_code == 200
     response = put_chunk(other_api, url, payload[2 * ACKED :], 2 * ACKED, TOTAL)
     assert response.status_code == 200, response.content
@@ -146,7 +146,7 @@ def test_anonymous_with_allow_any_sees_no_upload(
     response = send(APIClient(), method, f"{OPEN_LIST_URL}{alices.pk}/", payload)
     assert response.status_code == 404, response.content
     assert state(alices) == before
-    assert APIClient().get(OPEN_LIST_URL).json() == []
+    assert APIClient().get(OPEN_LIST_URL).json()["results"] == []
 
 
 def test_allow_any_and_unrestricted_open_uploads_to_anyone(

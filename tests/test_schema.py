@@ -41,7 +41,7 @@ ERRORS = {
     "uploads_append": {"400", "401", "403", "404", "409", "410"},
     "uploads_complete": {"400", "401", "403", "404", "409", "410", "415"},
     "uploads_create_complete": {"400", "401", "403"},
-    "uploads_list": {"401", "403"},
+    "uploads_list": {"401", "403", "404"},
     "uploads_retrieve": {"401", "403", "404"},
     "uploads_destroy": {"401", "403", "404", "409"},
 }
@@ -200,7 +200,7 @@ def test_every_protocol_error_is_documented_with_the_error_body() -> None:
         assert error["properties"][name]["type"] == "integer"
 
 
-def test_upload_body_has_expires_as_date_time_and_list_is_an_array() -> None:
+def test_upload_body_has_expires_as_date_time_and_list_is_paginated() -> None:
     schema = generate()
     upload = schema["components"]["schemas"]["ChunkedUpload"]
     assert upload["properties"]["expires"] == {
@@ -211,10 +211,11 @@ def test_upload_body_has_expires_as_date_time_and_list_is_an_array() -> None:
     }
     assert {"id", "url", "offset", "expires"} <= set(upload["required"])
     listed = operation(schema, "get", LIST)["responses"]["200"]["content"]["application/json"]
-    assert listed["schema"] == {
-        "type": "array",
-        "items": {"$ref": "#/components/schemas/ChunkedUpload"},
-    }
+    assert listed["schema"] == {"$ref": "#/components/schemas/PaginatedChunkedUploadList"}
+    page = schema["components"]["schemas"]["PaginatedChunkedUploadList"]
+    assert page["properties"]["results"]["items"] == {"$ref": "#/components/schemas/ChunkedUpload"}
+    parameters = {p["name"] for p in operation(schema, "get", LIST)["parameters"]}
+    assert parameters == {"page", "page_size"}
 
 
 def test_operation_prefix_is_a_view_attribute() -> None:

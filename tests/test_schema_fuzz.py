@@ -29,10 +29,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from . import servers
+from . import schemathesis_hooks, servers
 
 schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
 from schemathesis.checks import CHECKS, load_all_checks  # noqa: E402
+from schemathesis.config import SchemathesisConfig  # noqa: E402
 
 SCHEMA = Path(__file__).with_name("schema.yaml")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
@@ -45,17 +46,49 @@ OPERATIONS = [
     "uploads_list",
     "uploads_retrieve",
     "uploads_destroy",
+    "tus_create",
+    "tus_offset",
+    "tus_append",
+    "tus_terminate",
 ]
 # The checks that cannot hold for some operations, and why. Nothing else is left out.
 NOT_APPLICABLE: dict[str, tuple[set[str], str]] = {
     "positive_data_acceptance": (
-        {"uploads_create", "uploads_append", "uploads_complete", "uploads_create_complete"},
+        {
+            "uploads_create",
+            "uploads_append",
+            "uploads_complete",
+            "uploads_create_complete",
+            "tus_create",
+            "tus_append",
+        },
         "A schema-valid chunk or completion is still refused (a documented 400) when the"
         " arithmetic between Content-Range's fields does not hold (END < TOTAL, START <= END,"
         " END - START + 1 bytes sent, START = the upload's offset, the same TOTAL as before) or"
-        " the checksum is not the digest of the bytes sent: OpenAPI cannot express either.",
+        " the checksum is not the digest of the bytes sent; a tus creation needs exactly one of"
+        " Upload-Length and Upload-Defer-Length, and a tus append an Upload-Offset equal to the"
+        " upload's offset and no more bytes than its length: OpenAPI cannot express any of it.",
     ),
 }
+
+# tus answers a missing or wrong ``Tus-Resumable`` with 412, as its specification requires; the
+# negative-data and missing-header checks do not expect it by default.
+TUS_REJECTIONS = [400, 401, 403, 404, 405, 406, 409, 412, 415, 422, 428, 429, "5xx"]
+
+
+def fuzz_config() -> list[str]:
+    """The schemathesis configuration lines shared by both runs (TOML, after the top-level keys)."""
+    config = ["[checks]", "enabled = true"]  # every check, built-in or optional
+    for name, (operations, _) in NOT_APPLICABLE.items():
+        pattern = "|".join(sorted(operations))
+        config += ["[[operations]]", f'include-operation-id-regex = "^({pattern})$"']
+        config += [f"checks.{name}.enabled = false"]
+    statuses = ", ".join(f'"{status}"' for status in TUS_REJECTIONS)
+    config += ["[[operations]]", 'include-operation-id-regex = "^tus_"']
+    config += [f"checks.negative_data_rejection.expected-statuses = [{statuses}]"]
+    config += [f"checks.missing_required_header.expected-statuses = [{statuses}]"]
+    return config
+
 
 load_all_checks()
 ALL_CHECKS = {check.__name__: check for check in CHECKS.get_all()}
@@ -99,7 +132,7 @@ def new_upload(server: servers.LiveServer, http: httpx.Client) -> str:
     return upload_id
 
 
-# ``uploads_list`` takes no input, so there is no invalid request to make for it.
+# ``uploads_list`` takes only optional integers (``page``, ``page_size``): no invalid request.
 CASES = [
     (operation_id, mode)
     for operation_id in OPERATIONS
@@ -110,7 +143,8 @@ CASES = [
 
 @pytest.mark.parametrize("operation_id,mode", CASES)
 def test_fuzz_operation(server: servers.LiveServer, operation_id: str, mode: str) -> None:
-    schema = schemathesis.openapi.from_path(SCHEMA)
+    config = SchemathesisConfig.from_str("\n".join(fuzz_config()) + "\n")
+    schema = schemathesis.openapi.from_path(SCHEMA, config=config)
     operation = schema.find_operation_by_id(operation_id)
     generation_mode = schemathesis.GenerationMode(mode)
     checks = checks_for(operation_id)
@@ -150,11 +184,8 @@ def _is_even_uuid(value: str) -> bool:
 
 def test_schemathesis_run(server: servers.LiveServer, tmp_path: Path) -> None:
     """``st run`` with every check but ``NOT_APPLICABLE``'s, in all its phases."""
-    config = ["[checks]", "enabled = true"]  # every check, built-in or optional
-    for name, (operations, _) in NOT_APPLICABLE.items():
-        pattern = "|".join(sorted(operations))
-        config += ["[[operations]]", f'include-operation-id-regex = "^({pattern})$"']
-        config += [f"checks.{name}.enabled = false"]
+    # Top-level keys first: the hooks module (tus's body media type), then the checks.
+    config = [f'hooks = "{schemathesis_hooks.__name__.rsplit(".", 1)[-1]}"', *fuzz_config()]
     (tmp_path / "schemathesis.toml").write_text("\n".join(config) + "\n")
     command = [
         str(Path(sys.executable).with_name("st")),
@@ -163,6 +194,10 @@ def test_schemathesis_run(server: servers.LiveServer, tmp_path: Path) -> None:
         *("--header", f"Authorization: {server.headers['Authorization']}"),
         *("--max-examples", str(EXAMPLES), "--request-timeout", "30"),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    hooks_path = str(Path(schemathesis_hooks.__file__).parent)
+    environment = {**os.environ, "PYTHONPATH": hooks_path}
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=environment
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout and "failure" not in result.stdout, result.stdout

@@ -1,4 +1,4 @@
-"""Tests of the local-filesystem store: truncation to the offset, the writer lock, moves, discard."""
+"""Tests of the local-filesystem store: truncation to the offset, the per-write lock, moves, discard."""
 
 from __future__ import annotations
 
@@ -85,16 +85,37 @@ def test_missing_file_cannot_be_written(store: LocalFileStore) -> None:
         store.open_writer("never-created.part", 0)
 
 
-def test_second_writer_is_refused_while_the_first_holds_the_lock(store: LocalFileStore) -> None:
+def test_a_newer_writer_takes_over_and_the_older_one_stops(store: LocalFileStore) -> None:
+    """The lock is held only around each write: a writer that stalled does not block a newer one
+    (the lease decided it may write), and once that one truncated, the old one writes nothing."""
     name = store.create("a.part")
-    first = store.open_writer(name, 0)
-    first.write(b"first")
+    write(store, name, 0, b"acked")
+    stalled = store.open_writer(name, 5)
+    stalled.write(b"-half")
+    newer = store.open_writer(name, 5)  # the stalled writer's bytes are dropped
+    assert read(store, name) == b"acked"
+    newer.write(b"-retry")
     with pytest.raises(StoreBusy):
-        store.open_writer(name, 0)
-    first.close()
-    assert read(store, name) == b"first"  # the refused writer truncated nothing
-    write(store, name, 5, b"-second")
-    assert read(store, name) == b"first-second"
+        stalled.write(b"-rest")
+    newer.write(b"!")
+    newer.close()
+    stalled.close()
+    assert read(store, name) == b"acked-retry!"
+
+
+def test_a_writer_stops_even_where_the_newer_one_reached_its_position(
+    store: LocalFileStore,
+) -> None:
+    name = store.create("a.part")
+    stalled = store.open_writer(name, 0)
+    stalled.write(b"12345")
+    newer = store.open_writer(name, 0)
+    newer.write(b"abcd")
+    with pytest.raises(StoreBusy):
+        stalled.write(b"6")  # the file is shorter than where it left off
+    newer.close()
+    stalled.close()
+    assert read(store, name) == b"abcd"
 
 
 def test_finalize_moves_the_file_without_copying(

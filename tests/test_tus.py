@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +55,7 @@ def upload_of(url: str) -> ChunkedUpload:
     return ChunkedUpload.objects.get(pk=url.rstrip("/").rsplit("/", 1)[1])
 
 
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_BYTES=None)
 def test_options_announces_the_server() -> None:
     response = APIClient().options(URL)
     assert response.status_code == 204
@@ -321,3 +323,87 @@ def test_deferred_length_is_bounded_by_the_limit(api: APIClient) -> None:
     assert patch(api, url, b"abc", 0).status_code == 204
     assert patch(api, url, b"de", 3).status_code == 413
     assert upload_of(url).offset == 3
+
+
+def test_the_openapi_schema_documents_the_tus_endpoints() -> None:
+    import yaml
+
+    golden = yaml.safe_load((Path(__file__).with_name("schema.yaml")).read_text())
+    operations = {
+        operation["operationId"]: operation
+        for path in ("/api/tus/", "/api/tus/{id}/")
+        for operation in golden["paths"][path].values()
+    }
+    assert set(operations) == {"tus_create", "tus_offset", "tus_append", "tus_terminate"}
+    for operation in operations.values():
+        tus_resumable = [p for p in operation["parameters"] if p["name"] == "Tus-Resumable"]
+        assert tus_resumable[0]["required"] is True
+        assert "412" in operation["responses"]
+    append = operations["tus_append"]
+    assert set(append["requestBody"]["content"]) == {OCTETS}
+    assert {"204", "409", "413", "415", "423", "460"} <= set(append["responses"])
+    assert "Upload-Offset" in append["responses"]["204"]["headers"]
+    assert "Location" in operations["tus_create"]["responses"]["201"]["headers"]
+    assert "Repr-Digest" in operations["tus_offset"]["responses"]["200"]["headers"]
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES=2**20)
+def test_a_patch_with_a_checksum_is_all_or_nothing(api: APIClient) -> None:
+    data = bytes(range(256)) * (3 * 2**12)  # 3 MiB: three check-points' worth
+    url = new_upload(api, len(data))
+    bad = f"sha1 {b64(hashlib.sha1(b'other').digest())}"
+    assert patch(api, url, data, 0, HTTP_UPLOAD_CHECKSUM=bad).status_code == 460
+    assert upload_of(url).offset == 0
+    good = f"sha1 {b64(hashlib.sha1(data).digest())}"
+    assert patch(api, url, data, 0, HTTP_UPLOAD_CHECKSUM=good).status_code == 204
+    assert stored_bytes(upload_of(url)) == data
+
+
+def test_session_authentication_needs_the_csrf_header(user: Any) -> None:
+    from django.middleware.csrf import _get_new_csrf_string
+
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(user)
+    token = _get_new_csrf_string()
+    browser.cookies["csrftoken"] = token
+    assert browser.post(URL, **TUS, HTTP_UPLOAD_LENGTH="3").status_code == 403
+    response = browser.post(URL, **TUS, HTTP_UPLOAD_LENGTH="3", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+    url = response["Location"]
+    assert patch(browser, url, b"abc", 0).status_code == 403
+    assert upload_of(url).offset == 0
+    assert patch(browser, url, b"abc", 0, HTTP_X_CSRFTOKEN=token).status_code == 204
+    assert stored_bytes(upload_of(url)) == b"abc"
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS=1)
+def test_the_unfinished_uploads_quota_applies(api: APIClient) -> None:
+    new_upload(api, 3)
+    response = create(api, 3)
+    assert response.status_code == 403
+    assert response.json()["code"] == "too_many_unfinished_uploads"
+
+
+def test_a_failed_completion_hook_runs_again_at_the_next_head(api: APIClient) -> None:
+    calls: list[str] = []
+
+    def receiver(upload: ChunkedUpload, **kwargs: Any) -> None:
+        calls.append(str(upload.pk))
+        if len(calls) == 1:
+            raise RuntimeError("the hook failed")
+
+    url = new_upload(api, 3)
+    signals.upload_completed.connect(receiver)
+    try:
+        with pytest.raises(RuntimeError):
+            patch(api, url, b"abc", 0)
+        upload = upload_of(url)
+        assert (upload.offset, upload.status) == (3, "uploading")
+        response = head(api, url)
+    finally:
+        signals.upload_completed.disconnect(receiver)
+    assert response.status_code == 200
+    assert response["Upload-Offset"] == "3"
+    assert "Repr-Digest" in response
+    assert len(calls) == 2
+    assert upload_of(url).status == "complete"

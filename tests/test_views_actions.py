@@ -163,8 +163,8 @@ def test_list_shows_only_the_callers_uploads(
     theirs = start(other_api, payload)
     response = api.get(LIST_URL)
     assert response.status_code == 200
-    assert {item["id"] for item in response.json()} == mine
-    assert [item["id"] for item in other_api.get(LIST_URL).json()] == [theirs]
+    assert {item["id"] for item in response.json()["results"]} == mine
+    assert [item["id"] for item in other_api.get(LIST_URL).json()["results"]] == [theirs]
 
 
 # -- complete ----------------------------------------------------------------------------------

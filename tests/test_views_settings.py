@@ -198,7 +198,9 @@ def test_user_restricted_setting(
     upload_id = start(api, payload)
     with override_settings(**overrides):
         assert (other_api.get(detail(upload_id)).status_code == 200) is visible
-        assert ([item["id"] for item in other_api.get(LIST_URL).json()] == [upload_id]) is visible
+        assert (
+            [item["id"] for item in other_api.get(LIST_URL).json()["results"]] == [upload_id]
+        ) is visible
         response = put_chunk(other_api, detail(upload_id), payload[CHUNK:], CHUNK, TOTAL)
         assert (response.status_code == 200) is visible
 

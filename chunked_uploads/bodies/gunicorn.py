@@ -9,6 +9,11 @@ already buffered are handed out first, then the socket is read with ``recv()``, 
 gunicorn's own bookkeeping (its reader's remaining length and read-ahead buffer) is kept exact, so
 a keep-alive connection continues with the next request as if gunicorn had read the body itself.
 
+A client that stops sending must not hold its worker (and its upload) for longer than the lease:
+while the body is read from the socket, a ``recv()`` that waits more than twice
+``DRF_CHUNKED_UPLOAD_LEASE_SECONDS`` ends the request with ``body_read_timeout`` (408), and the
+socket's own timeout is put back once the body is read.
+
 Any other server, a chunked (``Transfer-Encoding``) body, a body something already started reading,
 or ``DRF_CHUNKED_UPLOAD_SOCKET_READS = False`` gets the ordinary stream. This module touches only
 the request it is given; it never writes to the socket.
@@ -22,6 +27,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .. import exceptions
 from ..conf import conf
 from . import Readable, ReplayStream, content_length
 
@@ -48,6 +54,11 @@ def open_body(stream: Any, django_request: HttpRequest) -> Readable:
     return body
 
 
+def read_timeout() -> float:
+    """How long one read of a chunk's body may wait for the client: twice the lease."""
+    return 2 * float(conf.lease_seconds)
+
+
 def _is(obj: object, qualified: tuple[str, str]) -> bool:
     cls = type(obj)
     return (cls.__module__, cls.__name__) == qualified
@@ -62,6 +73,9 @@ class GunicornSocketBody(ReplayStream):
         self._body = body
         self._reader = reader  # its ``length`` is what is left on the socket for this body
         self._sock = unreader.sock
+        self._timeout = self._sock.gettimeout()
+        if reader.length > 0:  # else gunicorn had read the whole body with the headers
+            self._sock.settimeout(read_timeout())
 
     @classmethod
     def attach(cls, body: Any, content_length: int | None) -> GunicornSocketBody | None:
@@ -98,11 +112,20 @@ class GunicornSocketBody(ReplayStream):
             return self._recv_all(left)
         try:
             data: bytes = self._sock.recv(min(size, left))
+        except TimeoutError:
+            self._lost()
+            raise exceptions.BodyReadTimeout(read_timeout()) from None
         except OSError:
-            self._body.failed = True  # the connection's position is lost: gunicorn closes it
+            self._lost()
             raise
         self._reader.length = left - len(data)
+        if self._reader.length <= 0 or not data:
+            self._sock.settimeout(self._timeout)
         return data
+
+    def _lost(self) -> None:
+        self._body.failed = True  # the connection's position is lost: gunicorn closes it
+        self._sock.settimeout(self._timeout)
 
     def _recv_all(self, left: int) -> bytes:
         parts = []

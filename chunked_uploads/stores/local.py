@@ -1,6 +1,7 @@
 """``LocalFileStore``: one file per upload on a ``FileSystemStorage``, written in place.
 
-Truncating to the acknowledged offset is one ``ftruncate``; completion moves the file (a
+Truncating to the acknowledged offset is one ``ftruncate``, and each write is one ``pwrite`` under a
+short ``flock`` (the lease in the database, not the lock, decides which request writes); completion moves the file (a
 ``FileSystemStorage`` moves a file in ``save()`` when the content has a ``temporary_file_path``, the
 same path Django's own large uploads take), so no byte is copied. Nothing needs to be remembered
 between requests: the state is always ``None``.
@@ -12,6 +13,8 @@ import errno
 import fcntl
 import os
 import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, cast
 
 from django.core.files.base import ContentFile, File
@@ -31,32 +34,56 @@ _LINK_ATTEMPTS = 10
 
 
 class _LocalWriter:
-    """Appends to an open file that it holds an exclusive ``flock`` on until closed."""
+    """Writes at its own position, holding the file's exclusive ``flock`` only for each write.
 
-    def __init__(self, file: File) -> None:  # type: ignore[type-arg]
+    The lease in the database decides who writes (``uploads.ChunkSession`` renews it before
+    writing, and a request whose lease was taken over stops there). The lock only keeps one write
+    and a newer writer's truncation from interleaving; held for the whole request, it let a
+    stalled client block its upload for as long as its socket stayed open (issue 13). A write that
+    finds the file not ending where this writer left it knows a newer writer truncated it, and
+    refuses (``StoreBusy``) rather than write past that writer's bytes.
+    """
+
+    def __init__(self, file: File, position: int) -> None:  # type: ignore[type-arg]
         self._file = file
-        self._raw = cast(IO[bytes], file.file)
+        self._fd = cast(IO[bytes], file.file).fileno()
+        self._position = position
 
     def write(self, data: bytes | memoryview) -> None:
-        self._raw.write(data)
+        view = memoryview(data)
+        with _locked(self._fd):
+            if os.fstat(self._fd).st_size != self._position:
+                raise StoreBusy(self._file.name)
+            while view:
+                written = os.pwrite(self._fd, view, self._position)
+                self._position += written
+                view = view[written:]
 
     def sync(self) -> None:
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
+        os.fsync(self._fd)
 
     def finish(self) -> StoreState:
-        self._raw.flush()
-        return None
+        return None  # ``os.pwrite`` wrote through: nothing is buffered in this process
 
     def checkpoint(self) -> StoreState:
-        # Flushed to the kernel: survives the process (a SIGKILL), not a power loss unless
-        # ``DRF_CHUNKED_UPLOAD_FSYNC`` is on, as for a whole chunk.
+        # Written through to the kernel: survives the process (a SIGKILL), not a power loss
+        # unless ``DRF_CHUNKED_UPLOAD_FSYNC`` is on, as for a whole chunk.
         if conf.fsync:
             self.sync()
         return self.finish()
 
     def close(self) -> None:
         self._file.close()
+
+
+@contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    # Blocking: the holder is a write or a truncation in progress, never a whole request.
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class _MovableFile(File):  # type: ignore[type-arg]
@@ -79,19 +106,16 @@ class LocalFileStore(ChunkStore):
     def open_writer(self, name: str, offset: int, state: StoreState = None) -> ChunkWriter:
         file = self.storage.open(name, "r+b")
         try:
-            # The lease in the database serializes writers; the lock fences a writer whose
-            # process stalled past its lease on this host (so two never interleave bytes).
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # The caller holds the upload's lease; the lock waits out a write of a request whose
+            # lease ran out, which finds the file truncated under it and stops (``_LocalWriter``).
+            with _locked(file.fileno()):
+                if os.fstat(file.fileno()).st_size < offset:
+                    raise StoredBytesMissing(name)
+                os.ftruncate(file.fileno(), offset)
+        except BaseException:
             file.close()
-            raise StoreBusy(name) from None
-        size = file.seek(0, os.SEEK_END)
-        if size < offset:
-            file.close()
-            raise StoredBytesMissing(name)
-        file.seek(offset)
-        file.truncate()
-        return _LocalWriter(file)
+            raise
+        return _LocalWriter(file, offset)
 
     def open_reader(self, name: str, state: StoreState = None) -> IO[bytes]:
         reader: IO[bytes] = self.storage.open(name, "rb")

@@ -90,6 +90,14 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Each chunk is a request: 600 a minute lets one user send 10 chunks a second, and stops a
+    # script that creates thousands of uploads. The counts live in the cache; with several
+    # processes or machines give CACHES a shared backend (Redis, Memcached, the database).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": "600/minute", "anon": "60/minute"},
 }
 if HAS_SPECTACULAR:
     REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
@@ -159,6 +167,12 @@ CORS_EXPOSE_HEADERS = [
 DEMO_TUS_ENDPOINT = os.environ.get("DEMO_TUS_ENDPOINT", "")
 # Preflights are cached for a day: a tus upload sends one per PATCH otherwise.
 CORS_PREFLIGHT_MAX_AGE = 86400
+# The largest file (a declared total over it is refused before any byte is read) and per-user
+# limits on unfinished uploads: without them one user could declare 2**63 - 1 bytes, or open
+# thousands of uploads (docs/deployment.md, "Hostile clients").
+DRF_CHUNKED_UPLOAD_MAX_BYTES = 20 * 1024**3  # 20 GiB
+DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS = 100
+DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES = 100 * 1024**3  # 100 GiB
 
 LOGGING = {
     "version": 1,

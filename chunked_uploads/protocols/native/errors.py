@@ -104,6 +104,41 @@ ANSWERS: dict[type[e.UploadError], Answer] = {
         "invalid_chunk_digest",
         lambda x: f"The {x.header} header is malformed or names no supported algorithm",
     ),
+    e.ChunkDigestHeaderTooLarge: Answer(
+        "chunk_digest_header_too_large",
+        lambda x: (
+            f"The Content-Digest header is too large: at most {x.max_chars} characters and"
+            f" {x.max_members} members are accepted"
+        ),
+        extra=lambda x: {"max_chars": x.max_chars, "max_members": x.max_members},
+    ),
+    e.TooManyUnfinishedUploads: Answer(
+        "too_many_unfinished_uploads",
+        lambda x: (
+            f"You have {x.limit} unfinished uploads, the most allowed: complete or abort one"
+            " before starting another"
+        ),
+        status.HTTP_403_FORBIDDEN,
+        extra=lambda x: {"limit": x.limit},
+    ),
+    e.UnfinishedBytesQuotaExceeded: Answer(
+        "unfinished_bytes_quota_exceeded",
+        lambda x: (
+            f"This upload would bring your unfinished uploads to {x.declared} bytes, over the"
+            f" quota of {x.limit} bytes: complete or abort some before starting another"
+        ),
+        status.HTTP_403_FORBIDDEN,
+        extra=lambda x: {"limit": x.limit, "declared": x.declared},
+    ),
+    e.BodyReadTimeout: Answer(
+        "body_read_timeout",
+        lambda x: (
+            f"The client sent no byte of the body for {x.seconds:g} seconds; the chunk was"
+            " discarded"
+        ),
+        status.HTTP_408_REQUEST_TIMEOUT,
+        extra=lambda x: {"seconds": x.seconds},
+    ),
     e.UploadBusy: Answer(
         "upload_busy",
         "Upload is busy: another request is writing to it. Retry after it finished.",

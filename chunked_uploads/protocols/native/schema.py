@@ -285,7 +285,14 @@ class ChunkedUploadSchema(AutoSchema):
                 400: _error("The file or its checksum was refused; nothing is kept."),
                 **AUTH_ERRORS,
             },
-            "list": {200: default, **AUTH_ERRORS},
+            "list": {
+                200: default,
+                **AUTH_ERRORS,
+                404: _error(
+                    "`not_found`: a page past the last one, or a `page` or `page_size` that is"
+                    " not a positive integer."
+                ),
+            },
             "retrieve": {200: default, **AUTH_ERRORS, **NOT_FOUND},
             "destroy": {204: None, **AUTH_ERRORS, **NOT_FOUND, **BUSY},
         }

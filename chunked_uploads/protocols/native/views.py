@@ -31,11 +31,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ... import chunks, exceptions, telemetry, uploads
+from ...bodies import content_length
 from ...bodies.requests import open_chunk_body
 from ...chunk_digests import parse_body_digests
 from ...conf import conf
 from ...models import AbstractChunkedUpload, ChunkedUpload
 from .errors import to_api_exception
+from .pagination import ProjectOrUploadPagination
 from .parsers import NestingSafeJSONParser, UnreadBodyParser, UnreadMultipartParser
 from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 from .serializers import ChunkedUploadSerializer
@@ -87,6 +89,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         MultiPartParser,
         FormParser,
     )
+    pagination_class = ProjectOrUploadPagination()
     http_method_names = ["get", "put", "post", "delete", "head", "options"]
     protocol = "native"  # the label of this edge's metrics and log lines (see telemetry.py)
     logger_name = "chunked_uploads.views"  # its module before the move to protocols/native
@@ -211,7 +214,9 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         digests = parse_body_digests(request.META)
         target: chunks.NewUpload | chunks.ExistingUpload
         if whole or self.action == "create":
-            target = chunks.NewUpload(self.get_model(), partial(self.get_owner_fields, request))
+            owner = partial(self.get_owner_fields, request)
+            user = getattr(request, "user", None)
+            target = chunks.NewUpload(self.get_model(), owner, user, self.user_field_name)
         else:
             target = chunks.ExistingUpload(self.get_object)
         fields: dict[str, Any] = {
@@ -219,6 +224,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             "whole": whole,
             "digests": digests,
             "max_bytes": self.get_max_bytes(request),
+            "body_length": content_length(request.META),
         }
         if whole:
             chunk = chunks.ChunkRequest(**fields)

@@ -108,6 +108,22 @@ ANSWERS: dict[type[Exception], Answer] = {
         "invalid_checksum",
         lambda x: f"{x.header} is malformed or names an unsupported algorithm",
     ),
+    e.TooManyUnfinishedUploads: Answer(
+        "too_many_unfinished_uploads",
+        lambda x: f"You have {x.limit} unfinished uploads, the most allowed",
+        status.HTTP_403_FORBIDDEN,
+    ),
+    e.UnfinishedBytesQuotaExceeded: Answer(
+        "unfinished_bytes_quota_exceeded",
+        lambda x: f"Unfinished uploads would reach {x.declared} bytes, over the quota ({x.limit})",
+        status.HTTP_403_FORBIDDEN,
+    ),
+    # What the check-points acknowledged before the stall stays.
+    e.BodyReadTimeout: Answer(
+        "body_read_timeout",
+        lambda x: f"The client sent no byte of the body for {x.seconds:g} seconds",
+        status.HTTP_408_REQUEST_TIMEOUT,
+    ),
     # tusd's answer for a locked upload; tus-js-client retries it.
     e.UploadBusy: Answer(
         "upload_busy", "Upload is busy: another request is writing to it", status.HTTP_423_LOCKED

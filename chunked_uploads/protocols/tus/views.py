@@ -45,7 +45,6 @@ class TusUploadViewSet(ChunkedUploadViewSet):
     parser_classes = (UnreadBodyParser,)
     http_method_names = ["get", "head", "post", "patch", "delete", "options"]
     protocol = "tus"
-    schema = None  # documented in the OpenAPI schema by ``schema.py`` once drf-spectacular knows it
     logger_name = "chunked_uploads.tus"
 
     @classmethod
@@ -79,7 +78,9 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         target = chunks.NewUpload(
             self.get_model(),
             partial(self.get_owner_fields, request),
-            {"tus_metadata": raw_metadata},
+            user=getattr(request, "user", None),
+            user_field=self.user_field_name,
+            fields={"tus_metadata": raw_metadata},
         )
         upload = self.receive(
             request, target, byte_range, max_bytes, tus.metadata_filename(metadata)

@@ -1,0 +1,211 @@
+"""drf-spectacular support: the OpenAPI description of ``TusUploadViewSet``.
+
+Imported by ``ChunkedUploadsConfig.ready()`` only when drf-spectacular is installed. tus is a
+protocol of headers: every operation documents the request headers it reads (``Tus-Resumable``,
+``Upload-Length``, ``Upload-Offset``, ...), the response headers it sets, the raw
+``application/offset+octet-stream`` bodies, and every status the edge answers with
+(``protocols/tus/errors.py``), with the same ``UploadError`` body as the native protocol. Operation
+ids are ``tus_create``, ``tus_offset``, ``tus_append`` and ``tus_terminate`` (the prefix is the
+view's ``schema_operation_prefix``, ``"tus"`` by default). ``OPTIONS`` is not described: OpenAPI
+generators leave it out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+
+from ..native.schema import UploadErrorSerializer, upload_id_parameter
+from .headers import OFFSET_STREAM, TUS_VERSION
+
+DEFAULT_PREFIX = "tus"
+OPERATION_NAMES = {
+    "create": "create",
+    "retrieve": "offset",
+    "partial_update": "append",
+    "destroy": "terminate",
+}
+SUMMARIES = {
+    "create": "Create an upload (tus creation), optionally with its first bytes",
+    "retrieve": "The upload's offset, length and metadata (tus HEAD; GET answers the same)",
+    "partial_update": "Append bytes at Upload-Offset",
+    "destroy": "Terminate the upload: remove its record and bytes",
+}
+DIGITS = r"^[0-9]+$"
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(UploadErrorSerializer, description=description)
+
+
+def _header(name: str, description: str, *, required: bool = False, **schema: Any) -> Any:
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=required,
+        description=description,
+        **schema,
+    )
+
+
+def _response_header(name: str, codes: list[int], description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.HEADER, response=codes, description=description
+    )
+
+
+COMMON = {
+    401: _error("Not authenticated (when the view's authentication requires it)."),
+    403: _error("Not allowed by the view's permissions, or an anonymous caller (`user_required`)."),
+    412: _error("`unsupported_version`: `Tus-Resumable` is missing or not 1.0.0 (`Tus-Version`)."),
+}
+NOT_FOUND = {404: _error("No such upload, or one the caller may not see.")}
+GONE = {410: _error("`upload_expired`, or the stored bytes are missing.")}
+BUSY = {423: _error("`upload_busy`: another request is writing to this upload; retry.")}
+TOO_LARGE = {
+    413: _error("Over `Tus-Max-Size`, or bytes past `Upload-Length`; nothing is kept."),
+}
+WRONG_TYPE = {415: _error(f"The body is not `{OFFSET_STREAM}`.")}
+
+
+class TusUploadSchema(AutoSchema):
+    """``AutoSchema`` for the tus actions."""
+
+    @property
+    def action(self) -> str:
+        return str(getattr(self.view, "action", ""))
+
+    def _prefix(self) -> str:
+        return str(getattr(self.view, "schema_operation_prefix", DEFAULT_PREFIX))
+
+    def get_operation_id(self) -> str:
+        name = OPERATION_NAMES.get(self.action)
+        if name is None:
+            return str(super().get_operation_id())
+        return f"{self._prefix()}_{name}"
+
+    def get_tags(self) -> list[str]:
+        return [self._prefix()] if self.action in OPERATION_NAMES else list(super().get_tags())
+
+    def get_summary(self) -> str | None:
+        return SUMMARIES.get(self.action) or super().get_summary()
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
+        return "tus 1.0.0; see the tus page of the documentation." if self.action else ""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        parameters.append(
+            _header("Tus-Resumable", "The tus version.", required=True, enum=[TUS_VERSION])
+        )
+        if self.action in ("retrieve", "partial_update", "destroy"):
+            parameters.append(upload_id_parameter("id"))
+        return parameters + ACTION_PARAMETERS.get(self.action, [])
+
+    def get_request_serializer(self) -> Any:
+        if self.action in ("create", "partial_update"):
+            return {OFFSET_STREAM: OpenApiTypes.BINARY}
+        return None
+
+    def get_response_serializers(self) -> Any:
+        per_action: dict[str, dict[int, Any]] = {
+            "create": {
+                201: OpenApiResponse(description="Created; `Location` is the upload's URL."),
+                400: _error("Missing, malformed or contradicting headers; nothing was created."),
+                **COMMON,
+                **TOO_LARGE,
+                **WRONG_TYPE,
+                460: _error("`checksum_mismatch`: the body's `Upload-Checksum` does not match."),
+            },
+            "retrieve": {
+                200: OpenApiResponse(description="The state is in the headers."),
+                **COMMON,
+                **NOT_FOUND,
+                **GONE,
+                **BUSY,
+            },
+            "partial_update": {
+                204: OpenApiResponse(description="Stored; `Upload-Offset` is the new offset."),
+                400: _error("Missing or malformed `Upload-Offset`, a bad `Upload-Checksum`."),
+                409: _error("`offset_mismatch`: `Upload-Offset` is not the upload's offset."),
+                **COMMON,
+                **NOT_FOUND,
+                **GONE,
+                **BUSY,
+                **TOO_LARGE,
+                **WRONG_TYPE,
+                460: _error("`checksum_mismatch`: the body was discarded, the offset unchanged."),
+            },
+            "destroy": {204: None, **COMMON, **NOT_FOUND, **BUSY},
+        }
+        return per_action.get(self.action, super().get_response_serializers())
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        body = super()._get_request_body(direction)  # type: ignore[no-untyped-call]
+        if body is not None and self.action == "create":
+            body["required"] = False  # creation-with-upload: the body is optional
+        return body
+
+
+CHECKSUM = _header(
+    "Upload-Checksum",
+    "`<algorithm> <base64 digest>` of this request's body; algorithms sha1, md5, sha256, sha512.",
+)
+EXPIRES = "When the upload expires (HTTP date), while it is incomplete."
+ACTION_PARAMETERS: dict[str, list[Any]] = {
+    "create": [
+        _header("Upload-Length", "The file's size in bytes.", pattern=DIGITS),
+        _header("Upload-Defer-Length", "`1`: the size is sent later.", enum=["1"]),
+        _header("Upload-Metadata", "Comma-separated `key base64value` pairs, kept as sent."),
+        CHECKSUM,
+        _response_header("Location", [201], "The new upload's URL."),
+        _response_header("Upload-Offset", [201], "Bytes stored, with a body."),
+        _response_header("Upload-Expires", [201], EXPIRES),
+        _response_header("Tus-Version", [412], "The supported version, `1.0.0`."),
+        _response_header("Tus-Max-Size", [413], "The size limit in bytes."),
+    ],
+    "retrieve": [
+        _response_header("Upload-Offset", [200], "Bytes stored: the next PATCH starts there."),
+        _response_header("Upload-Length", [200], "The file's size, once known."),
+        _response_header("Upload-Defer-Length", [200], "`1` while the size is not known."),
+        _response_header("Upload-Metadata", [200], "The metadata as sent at creation."),
+        _response_header("Upload-Expires", [200], EXPIRES),
+        _response_header("Repr-Digest", [200], "RFC 9530 digest of a completed upload."),
+    ],
+    "partial_update": [
+        _header(
+            "Upload-Offset",
+            "Where the body starts; must be the upload's offset.",
+            required=True,
+            pattern=DIGITS,
+        ),
+        _header(
+            "Upload-Length",
+            "The file's size, for an upload created with a deferred one.",
+            pattern=DIGITS,
+        ),
+        CHECKSUM,
+        _response_header("Upload-Offset", [204], "Bytes stored now."),
+        _response_header("Upload-Expires", [204], EXPIRES),
+    ],
+}
+
+
+class TusUploadViewSetExtension(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+    """Describe every ``TusUploadViewSet`` (and subclass) with ``TusUploadSchema``; it comes
+    before the native extension, which matches it too (a subclass of ``ChunkedUploadViewSet``)."""
+
+    target_class = "chunked_uploads.protocols.tus.views.TusUploadViewSet"
+    match_subclasses = True
+    priority = 1
+
+    def view_replacement(self) -> type[Any]:
+        view: type[Any] = self.target
+        if isinstance(view.__dict__.get("schema"), AutoSchema):
+            return view
+        return type(view.__name__, (view,), {"schema": TusUploadSchema()})
