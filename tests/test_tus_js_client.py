@@ -44,12 +44,12 @@ def tusjs() -> Path:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[servers.LiveServer]:
-    # Threaded workers, as docs/tus.md advises for long PATCHes; check-points every MiB so that an
+    # Threaded workers, as docs/tus.md advises for long PATCHes (a HEAD is served while a PATCH
+    # goes on in the same worker); check-points every MiB so that an
     # aborted single-PATCH upload keeps most of what it sent.
     settings = {"DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES": MiB}  # the smallest allowed
-    environment = {"GUNICORN_CMD_ARGS": "--threads 4"}
     with servers.live_server(
-        workers=2, worker_class="gthread", settings=settings, environment=environment
+        workers=2, worker_class="gthread", threads=4, settings=settings
     ) as live:
         yield live
 

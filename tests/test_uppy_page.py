@@ -62,15 +62,14 @@ def origins() -> Iterator[Origins]:
     environment = {
         "DJANGO_CORS_ALLOWED_ORIGINS": page,
         "DEMO_TUS_ENDPOINT": f"{api}/api/tus/",
-        # Threads, so that a long PATCH leaves room for the page, its HEADs and the test's.
-        "GUNICORN_CMD_ARGS": "--threads 4",
     }
     settings = {
         "ROOT_URLCONF": "tests.urls_static",  # the page's scripts: DEBUG is off under gunicorn
         "DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES": MiB,  # the smallest allowed
     }
+    # Threads: the page's and the test's HEADs are served while a PATCH goes on in the same worker.
     with servers.live_server(
-        workers=2, worker_class="gthread", settings=settings, environment=environment
+        workers=2, worker_class="gthread", threads=4, settings=settings, environment=environment
     ) as server:
         target = ("127.0.0.1", server.port)
         fast = wan_proxy.WanProxy(
