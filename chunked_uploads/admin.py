@@ -60,6 +60,7 @@ class ChunkedUploadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "completed_at",
         "checksum_algorithm",
         "checksum",
+        "tus_metadata",
     )
     exclude = ("digest_state", "lease_token", "lease_expires_at")
 

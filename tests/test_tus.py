@@ -407,3 +407,21 @@ def test_a_failed_completion_hook_runs_again_at_the_next_head(api: APIClient) ->
     assert "Repr-Digest" in response
     assert len(calls) == 2
     assert upload_of(url).status == "complete"
+
+
+def test_routers_map_tus_methods() -> None:
+    from rest_framework.routers import DefaultRouter
+
+    from chunked_uploads.protocols.tus.routers import TusRouter
+    from chunked_uploads.protocols.tus.views import TusUploadViewSet
+
+    tus_router = TusRouter()
+    tus_router.register("api/tus", TusUploadViewSet)
+    drf_router = DefaultRouter()
+    drf_router.register("api/tus", TusUploadViewSet, basename="tus")
+    for router, basename in ((tus_router, "tuschunkedupload"), (drf_router, "tus")):
+        patterns = {pattern.name: pattern for pattern in router.urls if pattern.name}
+        listing = patterns[f"{basename}-list"].callback.actions  # type: ignore[attr-defined]
+        detail = patterns[f"{basename}-detail"].callback.actions  # type: ignore[attr-defined]
+        assert listing == {"post": "create"}
+        assert detail == {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}

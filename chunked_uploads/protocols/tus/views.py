@@ -117,7 +117,7 @@ class TusUploadViewSet(ChunkedUploadViewSet):
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Terminate the upload: its record and bytes go (``termination``)."""
-        uploads.abort(self.get_object())
+        self.perform_destroy(self.get_object())  # ``uploads.abort()``, the native hook
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def options(self, request: Any, *args: Any, **kwargs: Any) -> Response:
