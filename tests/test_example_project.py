@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from chunked_uploads import uploads
@@ -83,6 +84,7 @@ def test_admin_changelist_loads_for_a_superuser(db: None, user: Any) -> None:
 
 HOME_LINKS = {
     "/upload/",
+    "/uppy/",
     "/api/uploads/",
     "/api/docs/",
     "/api/redoc/",
@@ -104,6 +106,25 @@ def test_home_page_links_to_every_page(db: None) -> None:
     for link in sorted(links):
         answer = signed_in.get(link, HTTP_ACCEPT="text/html,*/*;q=0.8")  # a browser's
         assert answer.status_code == 200, link
+
+
+def test_uppy_page_uploads_to_the_tus_endpoint_with_the_users_token(
+    db: None, settings: Any
+) -> None:
+    client = APIClient()
+    assert client.get("/uppy/")["Location"] == "/api-auth/login/?next=/uppy/"
+    user = get_user_model().objects.create_user("uppy")
+    client.force_login(user)
+    page = client.get("/uppy/").content.decode()
+    token = Token.objects.get(user=user)
+    assert f'data-token="{token.key}"' in page
+    assert 'data-endpoint="http://testserver/api/tus/"' in page
+    assert 'data-chunk-size=""' in page  # tus-js-client's default: the whole file in one PATCH
+    assert 'data-chunk-size="5242880"' in client.get("/uppy/?chunk_size=5242880").content.decode()
+    settings.DEMO_TUS_ENDPOINT = "http://api.example.test/api/tus/"
+    assert (
+        'data-endpoint="http://api.example.test/api/tus/"' in client.get("/uppy/").content.decode()
+    )
 
 
 def test_readme_names_every_page_of_the_home_page() -> None:

@@ -4,7 +4,7 @@ error to the console.
 
 Each page is loaded until the network is idle (and, for pages that render late, until a sign that
 they are done appears), with every request the page makes recorded. A new page is one more path in
-``ANONYMOUS_PAGES`` or ``SIGNED_IN_PAGES`` (the Uppy page, when it exists).
+``ANONYMOUS_PAGES`` or ``SIGNED_IN_PAGES``.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ ANONYMOUS_PAGES = ["/", "/api-auth/login/", "/admin/login/", "/api/docs/", "/api
 # Pages seen by a signed-in admin (the demo user made with ``create_demo_user --superuser``).
 SIGNED_IN_PAGES = [
     "/upload/",
+    "/uppy/",  # Uppy from the committed bundle (example_project/uppy/)
     "/admin/",
     "/admin/chunked_uploads/chunkedupload/",
     "/api/uploads/",  # DRF's browsable API
 ]
 # Pages that keep rendering after the network is first idle: wait for their last part.
 READY = {
+    "/uppy/": ".uppy-Dashboard-AddFiles",
     "/api/docs/": ".opblock",
     "/api/redoc/": "text=API docs by Redocly",  # the side menu's footer, where the logo is
 }

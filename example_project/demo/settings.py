@@ -37,8 +37,14 @@ if HAS_SPECTACULAR:
 # Prometheus metrics at /metrics/ when prometheus_client (the metrics extra) is installed.
 HAS_PROMETHEUS = importlib.util.find_spec("prometheus_client") is not None
 DRF_CHUNKED_UPLOAD_METRICS = HAS_PROMETHEUS
+# CORS for browsers on other origins (the Uppy page served elsewhere) when django-cors-headers
+# (the example extra) is installed: see "Browsers on another origin" below.
+HAS_CORS_HEADERS = importlib.util.find_spec("corsheaders") is not None
+if HAS_CORS_HEADERS:
+    INSTALLED_APPS += ["corsheaders"]
 
 MIDDLEWARE = [
+    *(["corsheaders.middleware.CorsMiddleware"] if HAS_CORS_HEADERS else []),  # before Common...
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,6 +116,57 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
+# Browsers on another origin (docs/tus.md, "CORS"): the origins allowed to call the API, e.g.
+# DJANGO_CORS_ALLOWED_ORIGINS="https://app.example.com,http://localhost:5173"; none by default.
+CORS_ALLOWED_ORIGINS = [
+    origin.strip()
+    for origin in os.environ.get("DJANGO_CORS_ALLOWED_ORIGINS", "").split(",")
+    if origin.strip()
+]
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+# django-cors-headers' defaults (authorization, content-type, x-csrftoken, ...) and what tus
+# clients send: tus-js-client and Uppy stall without them, as the browser refuses the preflight.
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "user-agent",
+    "x-csrftoken",
+    "x-requested-with",
+    "content-disposition",  # the native protocol's chunk requests (docs/browser.md)
+    "content-range",
+    "tus-resumable",
+    "upload-checksum",
+    "upload-concat",
+    "upload-defer-length",
+    "upload-length",
+    "upload-metadata",
+    "upload-offset",
+    "x-http-method-override",
+]
+# Response headers a script on another origin may read. Without Location and Upload-Offset a tus
+# client cannot go past the 201 of its POST nor resume (the most reported tus integration bug).
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Metadata",
+    "Upload-Expires",
+    "Upload-Concat",
+    "Upload-Defer-Length",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Tus-Checksum-Algorithm",
+    "Repr-Digest",
+]
+# The tus endpoint the Uppy page (/uppy/) uploads to: this project's /api/tus/ unless set, e.g. to
+# the same API served under another host name, to see CORS at work.
+DEMO_TUS_ENDPOINT = os.environ.get("DEMO_TUS_ENDPOINT", "")
+# Preflights are cached for a day: a tus upload sends one per PATCH otherwise.
+CORS_PREFLIGHT_MAX_AGE = 86400
 # The largest file (a declared total over it is refused before any byte is read) and per-user
 # limits on unfinished uploads: without them one user could declare 2**63 - 1 bytes, or open
 # thousands of uploads (docs/deployment.md, "Hostile clients").

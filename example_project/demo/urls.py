@@ -1,5 +1,6 @@
 """URLs of the example project: a home page linking to everything at ``/``, the upload API at
-``api/uploads/``, tus 1.0 at ``api/tus/``, the browser uploader at ``upload/``, the admin, DRF's login and, with
+``api/uploads/``, tus 1.0 at ``api/tus/``, the browser uploader at ``upload/``, the Uppy page (tus)
+at ``uppy/``, the admin, DRF's login and, with
 drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at ``api/docs/``
 and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar). Any other path under
 ``api/`` answers the API's JSON 404."""
@@ -12,7 +13,7 @@ from chunked_uploads.protocols.tus.routers import TusRouter
 from chunked_uploads.protocols.tus.views import TusUploadViewSet
 from chunked_uploads.routers import ChunkedUploadRouter
 from chunked_uploads.views import ChunkedUploadViewSet
-from demo.views import api_not_found, home, uploader
+from demo.views import api_not_found, home, uploader, uppy_page
 
 router = ChunkedUploadRouter()
 router.register("api/uploads", ChunkedUploadViewSet)
@@ -24,6 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("upload/", uploader, name="uploader"),
+    path("uppy/", uppy_page, name="uppy"),
     *router.urls,
     *tus_router.urls,
 ]

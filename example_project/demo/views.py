@@ -1,5 +1,6 @@
 """The example project's pages: the home page that links to everything, the browser uploader (a
-file picker that speaks the chunked upload protocol in plain JS) and the JSON 404 of the API."""
+file picker that speaks the chunked upload protocol in plain JS), the Uppy page (tus) and the JSON
+404 of the API."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import ensure_csrf_cookie
+from rest_framework.authtoken.models import Token
 from rest_framework.decorators import (
     api_view,
     authentication_classes,
@@ -47,6 +49,18 @@ def uploader(request: HttpRequest) -> HttpResponse:
         "checksum": conf.checksum,
     }
     return render(request, "demo/uploader.html", context)
+
+
+@login_required(login_url="/api-auth/login/")
+def uppy_page(request: HttpRequest) -> HttpResponse:
+    """Uppy's Dashboard uploading over tus to ``settings.DEMO_TUS_ENDPOINT`` (this project's
+    ``/api/tus/`` unless set, possibly on another origin) with the user's API token:
+    ``?chunk_size=`` (bytes) splits each file into PATCHes of that size instead of one."""
+    token, _ = Token.objects.get_or_create(user=request.user)
+    endpoint = settings.DEMO_TUS_ENDPOINT or request.build_absolute_uri("/api/tus/")
+    chunk = chunk_size(request) if "chunk_size" in request.GET else None
+    context = {"endpoint": endpoint, "token": token.key, "chunk_size": chunk}
+    return render(request, "demo/uppy.html", context)
 
 
 def binary_size(size: int) -> str:
