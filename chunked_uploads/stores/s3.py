@@ -52,7 +52,6 @@ from . import (
     is_s3_storage,
     s3_key,
 )
-from .s3_parts import S3Parts
 
 try:
     import boto3  # type: ignore[import-untyped]
@@ -129,7 +128,7 @@ class _MultipartWriter:
         self._pending = bytearray()
 
 
-class S3MultipartStore(S3Parts, ChunkStore):
+class S3MultipartStore(ChunkStore):
     """Native S3 multipart uploads; small chunks wait in a buffer object until a part is full."""
 
     can_read_in_progress = False
