@@ -164,7 +164,8 @@ def _chunk_part(
     if disposition is None or disposition.get("name") != field_name:
         return None
     file_name = disposition.get("filename")
-    cleaned = sanitize(file_name) if file_name else None
+    # Django's sanitizing keeps the name's length; the upload's column holds 255 characters.
+    cleaned = clean_filename(sanitize(file_name)) if file_name else None
     return PartHeaders(cleaned) if cleaned else None
 
 
