@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.routers import Route, SimpleRouter
+from rest_framework.routers import SimpleRouter
+
+from ..routes import protocol_routes
 
 # The protocol's methods on each route. ``ChunkedUploadViewSet.as_view()`` applies them whatever
 # router mounts it, so the ViewSet speaks the protocol on DRF's ``DefaultRouter`` too.
@@ -24,22 +26,7 @@ DETAIL_ACTIONS = {
 
 
 class ChunkedUploadRouter(SimpleRouter):
-    routes = [
-        Route(
-            url=r"^{prefix}{trailing_slash}$",
-            mapping=LIST_ACTIONS,
-            name="{basename}-list",
-            detail=False,
-            initkwargs={"suffix": "List"},
-        ),
-        Route(
-            url=r"^{prefix}/{lookup}{trailing_slash}$",
-            mapping=DETAIL_ACTIONS,
-            name="{basename}-detail",
-            detail=True,
-            initkwargs={"suffix": "Instance"},
-        ),
-    ]
+    routes = protocol_routes(LIST_ACTIONS, DETAIL_ACTIONS)
 
     def get_default_basename(self, viewset: Any) -> str:
         queryset = getattr(viewset, "queryset", None)

@@ -10,29 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.routers import Route, SimpleRouter
+from rest_framework.routers import SimpleRouter
+
+from ..routes import protocol_routes
 
 LIST_ACTIONS = {"post": "create"}
 DETAIL_ACTIONS = {"get": "retrieve", "patch": "partial_update", "delete": "destroy"}
 
 
 class TusRouter(SimpleRouter):
-    routes = [
-        Route(
-            url=r"^{prefix}{trailing_slash}$",
-            mapping=LIST_ACTIONS,
-            name="{basename}-list",
-            detail=False,
-            initkwargs={"suffix": "List"},
-        ),
-        Route(
-            url=r"^{prefix}/{lookup}{trailing_slash}$",
-            mapping=DETAIL_ACTIONS,
-            name="{basename}-detail",
-            detail=True,
-            initkwargs={"suffix": "Instance"},
-        ),
-    ]
+    routes = protocol_routes(LIST_ACTIONS, DETAIL_ACTIONS)
 
     def get_default_basename(self, viewset: Any) -> str:
         return default_basename(viewset)
