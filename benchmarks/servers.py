@@ -47,6 +47,7 @@ class Server:
     log: Path | None = None
     workers: list[int] = field(default_factory=list)
     clear_store: Callable[[], None] | None = None  # empties an object store between measurements
+    worker_count: int = WORKERS
 
     def worker_pids(self) -> list[int]:
         """The master's live children (re-read: gunicorn replaces a worker that dies)."""
@@ -113,7 +114,13 @@ def _listen() -> socket.socket:
 
 
 def _gunicorn(
-    name: str, gunicorn: Path, app: str, cwd: Path, env: dict[str, str], workdir: Path
+    name: str,
+    gunicorn: Path,
+    app: str,
+    cwd: Path,
+    env: dict[str, str],
+    workdir: Path,
+    workers: int = WORKERS,
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
     sock = _listen()
     fd = sock.fileno()
@@ -122,7 +129,7 @@ def _gunicorn(
         str(gunicorn),
         app,
         f"--bind=fd://{fd}",
-        f"--workers={WORKERS}",
+        f"--workers={workers}",
         "--worker-class=sync",
     ]
     command += ["--timeout=900", "--log-level=warning"]
@@ -145,7 +152,7 @@ def _wait_ready(server: Server) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited; see {server.log}")
-        if len(server.worker_pids()) == WORKERS:
+        if len(server.worker_pids()) == server.worker_count:
             try:
                 socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
                 return

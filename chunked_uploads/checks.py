@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core import checks
 
+from .combinable_checksums import COMBINABLE_ALGORITHMS, is_combinable
 from .conf import PREFIX, conf, resolve_storage
 from .resumable_digests import digest_mode
 from .stores import get_store
@@ -31,6 +32,16 @@ def check_checksum(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     algorithm = conf.checksum
+    if algorithm in COMBINABLE_ALGORITHMS:
+        if is_combinable(algorithm):
+            return []
+        return [
+            _error(
+                1,
+                f"{PREFIX}CHECKSUM is {algorithm!r}, which needs the crc32c package.",
+                "pip install crc32c, or use a hashlib name such as 'md5' or 'sha256'.",
+            )
+        ]
     if not isinstance(algorithm, str) or algorithm not in hashlib.algorithms_available:
         return [
             _error(

@@ -20,6 +20,7 @@ from . import exceptions, quotas, uploads
 from .bodies import ChunkBody, ChunkPart, clean_filename
 from .chunk_digests import BodyDigests
 from .models import AbstractChunkedUpload
+from .part_sessions import PartSession
 from .ranges import ContentRange, parse_content_range
 
 
@@ -35,6 +36,8 @@ class NewUpload:
     user_field: str = "user"
     # Other fields of the new row the edge sets (tus: the ``Upload-Metadata`` header as sent).
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # Parallel mode: later chunks at any offset, in any order (``parts.py``).
+    parallel: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def check_sizes(request: ChunkRequest, byte_range: ContentRange, length: int | N
         raise exceptions.ChunkSizeMismatch(length, byte_range.length)
 
 
-def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession:
+def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession | PartSession:
     """Checks 2 to 11 and the upload's lease: the chunk opened for writing."""
     if request.range_error is not None:
         raise request.range_error  # checks 2 and 3
@@ -148,4 +151,11 @@ def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession:
         checkpoints = request.checkpoint_bytes if request.digests is None else None
         return uploads.resume(target.find(), byte_range, checkpoints)
     owner = {**target.owner(), **target.fields}
-    return uploads.start(target.model, byte_range, part.file_name, owner, request.max_bytes)
+    return uploads.start(
+        target.model,
+        byte_range,
+        part.file_name,
+        owner,
+        request.max_bytes,
+        parallel=target.parallel,
+    )

@@ -83,6 +83,32 @@ class TotalMismatch(UploadError):
         self.expected, self.provided = expected, provided
 
 
+class RangeOverlap(UploadError):
+    """A chunk of a parallel upload overlaps bytes already acknowledged (``stored``: the stored
+    ranges, ``[start, end]`` inclusive)."""
+
+    def __init__(self, start: int, end: int, stored: list[tuple[int, int]]) -> None:
+        super().__init__(start, end, stored)
+        self.start, self.end, self.stored = start, end, stored
+
+
+class RangesMissing(UploadError):
+    """Completion of a parallel upload with gaps (``missing``: ``[start, end]`` inclusive)."""
+
+    def __init__(self, missing: list[tuple[int, int]], total: int) -> None:
+        super().__init__(missing, total)
+        self.missing, self.total = missing, total
+
+
+class PartLayoutRefused(UploadError):
+    """The store cannot keep this chunk of a parallel upload as a part (``reason`` says why:
+    S3 multipart wants equal parts of at least 5 MiB but the last, and at most 10,000 of them)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class UserRequired(UploadError):
     """The upload needs an owner and the caller is anonymous."""
 

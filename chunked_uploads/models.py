@@ -111,6 +111,12 @@ class AbstractChunkedUpload(models.Model):
     store_state = models.JSONField(null=True, blank=True, editable=False)
     # tus: the ``Upload-Metadata`` header exactly as the client sent it ("" when none).
     tus_metadata = models.TextField(_("tus metadata"), blank=True, default="", editable=False)
+    # Parallel mode (``parts.py``): chunks at any offset, in any order, over several connections.
+    # ``parts`` holds the stored ranges and the ranges being written; every change to it is one
+    # conditional ``UPDATE ... WHERE parts_version = V`` (optimistic, the same on every database).
+    parallel = models.BooleanField(_("parallel"), default=False, editable=False)
+    parts = models.JSONField(null=True, blank=True, editable=False)
+    parts_version = models.BigIntegerField(default=0, editable=False)
 
     # drf-chunked-upload compatibility: ``upload.UPLOADING`` / ``upload.COMPLETE``.
     UPLOADING = UploadStatus.UPLOADING

@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .combinable_checksums import Crc32cDigest, is_combinable
+
 __all__ = [
     "RESUMABLE_ALGORITHMS",
     "DigestStateError",
@@ -293,7 +295,7 @@ def _lookup(algorithm: str) -> _Backend | None:
 
 def is_resumable(algorithm: str) -> bool:
     """Whether this platform can save and restore `algorithm` digests."""
-    return _lookup(algorithm) is not None
+    return is_combinable(algorithm) or _lookup(algorithm) is not None
 
 
 def digest_mode(algorithm: str) -> Literal["resumable", "streaming"]:
@@ -359,8 +361,12 @@ class StreamingDigest:
         return clone
 
 
-def new_digest(algorithm: str, state: Buffer | None = None) -> ResumableDigest | StreamingDigest:
+def new_digest(
+    algorithm: str, state: Buffer | None = None
+) -> ResumableDigest | StreamingDigest | Crc32cDigest:
     """A resumable digest if possible, else a fresh streaming one."""
+    if is_combinable(algorithm):
+        return Crc32cDigest(state)
     if is_resumable(algorithm):
         return ResumableDigest(algorithm, state)
     return StreamingDigest(algorithm)

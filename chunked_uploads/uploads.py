@@ -21,9 +21,11 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import exceptions, handoff, signals
+from . import exceptions, handoff, parts, signals
+from .combinable_checksums import is_combinable
 from .conf import conf
 from .models import AbstractChunkedUpload, UploadStatus
+from .part_sessions import PartSession
 from .ranges import ContentRange
 from .resumable_digests import is_resumable, new_digest
 from .stores import (
@@ -309,43 +311,79 @@ def start(
     filename: str | None,
     owner: Mapping[str, Any],
     max_bytes: int | None = None,
-) -> ChunkSession:
+    *,
+    parallel: bool = False,
+) -> ChunkSession | PartSession:
     """Create an upload for its first chunk and open that chunk for writing.
 
     ``byte_range`` is ``None`` for a whole file whose length the request did not tell.
+    ``parallel``: later chunks may come at any offset, in any order (``parts.py``); the first
+    one still starts at 0.
     """
     if byte_range is not None and byte_range.start != 0:
         raise exceptions.OffsetMismatch(0, byte_range.start)
+    store = get_store()
+    if parallel:
+        _check_parallel(store, byte_range)
     token = uuid.uuid4()
     upload = model(
         size=byte_range.total if byte_range is not None else None,
         checksum_algorithm=conf.checksum,
-        lease_token=token,
-        lease_expires_at=_lease_until(),
         **owner,
     )
+    if parallel:
+        assert byte_range is not None
+        upload.parallel = True
+        mine = [0, byte_range.length, token.hex, time.time() + conf.lease_seconds]
+        upload.parts = {"stored": [], "reserved": [mine]}
+    else:
+        upload.lease_token, upload.lease_expires_at = token, _lease_until()
     upload.filename = filename or str(upload.pk)
     upload.save(force_insert=True)
-    store = get_store()
     try:
         field = upload._meta.get_field("file")
         upload.file.name = store.create(field.generate_filename(upload, upload.filename))
         model._default_manager.filter(pk=upload.pk).update(file=upload.file.name)
+        if parallel:
+            # The native protocol's Content-Range always names the total (parallel mode is its own).
+            assert byte_range is not None and byte_range.total is not None
+            name = upload.file.name
+            upload.store_state = store.begin_parts(name, byte_range.length, byte_range.total)
+            model._default_manager.filter(pk=upload.pk).update(store_state=upload.store_state)
+            return PartSession(upload, token.hex, byte_range, store, name, created=True)
         return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
     except BaseException:
         delete_upload(upload)
         raise
 
 
+def _check_parallel(store: ChunkStore, byte_range: ContentRange | None) -> None:
+    """Refuse parallel mode where the store cannot keep it (``part_layout_refused``)."""
+    name = type(store).__name__
+    if byte_range is None or not store.supports_parts:
+        raise exceptions.PartLayoutRefused(
+            f"This server's store ({name}) does not take parallel uploads"
+        )
+    if not store.can_read_in_progress and not is_combinable(conf.checksum):
+        # Chunks that arrive ahead of the prefix cannot be read back into the running digest.
+        raise exceptions.PartLayoutRefused(
+            f"This server's store ({name}) cannot read parts back: parallel uploads need the"
+            " combinable checksum (DRF_CHUNKED_UPLOAD_CHECKSUM = 'crc32c')"
+        )
+
+
 def resume(
     upload: AbstractChunkedUpload,
     byte_range: ContentRange,
     checkpoint_bytes: int | None = None,
-) -> ChunkSession:
+) -> ChunkSession | PartSession:
     """Open the next chunk of an existing upload for writing, after the protocol's checks.
 
-    ``checkpoint_bytes``: acknowledge progress every so many bytes (``ChunkSession.checkpoint()``).
+    ``checkpoint_bytes``: acknowledge progress every so many bytes (``ChunkSession.checkpoint()``);
+    a chunk of an upload in parallel mode is acknowledged whole.
     """
+    if upload.parallel:
+        return _resume_part(upload, byte_range)
     try:
         token = _acquire(upload)
     except exceptions.UploadBusy:
@@ -369,6 +407,20 @@ def resume(
         raise
 
 
+def _resume_part(upload: AbstractChunkedUpload, byte_range: ContentRange) -> PartSession:
+    """A chunk of a parallel upload: reserve its range, open it at its offset."""
+    token = parts.reserve(upload, byte_range)
+    try:
+        store = get_store()
+        return PartSession(upload, token, byte_range, store, stored_name(upload), created=False)
+    except StoreBusy:
+        parts.release(upload, token)
+        raise exceptions.UploadBusy() from None
+    except BaseException:
+        parts.release(upload, token)
+        raise
+
+
 def complete(
     upload: Upload,
     checksum: str | None,
@@ -385,6 +437,9 @@ def complete(
     upload. ``single_shot``: the upload's only chunk was committed without signals; send them now,
     so a single shot that fails (and leaves nothing behind) is never announced.
     """
+    if upload.parallel and not upload.checksum:
+        check_writable(upload)
+        parts.settle(upload, get_store(), stored_name(upload))
     try:
         token = _acquire(upload)
     except exceptions.UploadBusy:

@@ -74,6 +74,7 @@ BAD = [
 ]
 
 GOOD = [
+    (checks.check_checksum, "CHECKSUM", "crc32c"),
     (checks.check_checksum, "CHECKSUM", "sha256"),
     (checks.check_checksum, "CHECKSUM", "SHA1"),
     (checks.check_sizes, "MAX_BYTES", 1),
@@ -186,3 +187,13 @@ def test_metrics_on_without_prometheus_client(monkeypatch: pytest.MonkeyPatch) -
 def test_metrics_on_with_prometheus_client() -> None:
     with override_settings(DRF_CHUNKED_UPLOAD_METRICS=True):
         assert ids(checks.check_metrics) == []
+
+
+def test_crc32c_without_its_package_is_e001(settings: Any, monkeypatch: Any) -> None:
+    from chunked_uploads import combinable_checksums
+
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "crc32c"
+    monkeypatch.setattr(combinable_checksums, "_crc32c", None)  # as on an install without it
+    (message,) = checks.check_checksum()
+    assert message.id == "chunked_uploads.E001"
+    assert "pip install crc32c" in (message.hint or "")

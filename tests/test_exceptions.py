@@ -22,6 +22,27 @@ from chunked_uploads import exceptions
 from chunked_uploads.protocols.native.errors import ANSWERS, to_api_exception
 
 CASES: list[tuple[exceptions.UploadError, int, str, str, dict[str, Any]]] = [
+    (
+        exceptions.RangeOverlap(10, 19, [(0, 14)]),
+        400,
+        "range_overlap",
+        "Bytes 10-19 overlap bytes already received",
+        {"ranges": [[0, 14]]},
+    ),
+    (
+        exceptions.RangesMissing([(5, 9), (20, 29)], 30),
+        400,
+        "ranges_missing",
+        "Upload is incomplete: bytes 5-9, 20-29 of 30 are missing",
+        {"missing": [[5, 9], [20, 29]]},
+    ),
+    (
+        exceptions.PartLayoutRefused("This server's store (X) does not take parallel uploads"),
+        400,
+        "part_layout_refused",
+        "This server's store (X) does not take parallel uploads",
+        {},
+    ),
     (exceptions.NoChunkSubmitted(), 400, "no_chunk", "No chunk file was submitted", {}),
     (
         exceptions.InvalidContentRange(),

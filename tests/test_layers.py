@@ -21,6 +21,8 @@ NAME = "chunked_uploads"
 CORE = (
     "uploads",
     "chunks",
+    "parts",
+    "combinable_checksums",
     "stores",
     "chunk_digests",
     "resumable_digests",

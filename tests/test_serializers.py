@@ -43,6 +43,8 @@ def test_upload_body_has_the_protocol_fields_only(upload: ChunkedUpload) -> None
         "completed_at": None,
         "expires": "2026-03-05T12:00:00Z",
         "checksum_algorithm": "md5",
+        "parallel": False,
+        "ranges": [[0, 3]],
     }
 
 

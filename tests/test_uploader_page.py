@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
+from chunked_uploads import parts
 from chunked_uploads.models import ChunkedUpload
 
 from .helpers import CHROMIUM, CHROMIUM_ARGS, stored_bytes
@@ -140,3 +141,44 @@ def test_small_file_in_one_chunk(page: Any, live_server: Any, tmp_path: Path) ->
     page.wait_for_selector("[data-state=complete]")
     upload = ChunkedUpload.objects.get()
     assert stored_bytes(upload) == b"hello, chunks\n"
+
+
+def test_parallel_upload_pause_reload_resume(page: Any, live_server: Any, tmp_path: Path) -> None:
+    """Four connections: the server's parallel mode; after a pause and a reload, the page sends
+    only the chunks the upload's ranges do not cover."""
+    path = tmp_path / "parallel.bin"
+    content = os.urandom(24 * CHUNK + 321)
+    path.write_bytes(content)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 300, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    page.goto(f"{live_server.url}/upload/?chunk_size={CHUNK}")
+    page.fill("#connections", "4")
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("[data-state=ready]")
+    page.click("#start")
+    page.wait_for_function(
+        f"Number(document.getElementById('uploader').dataset.offset) >= {4 * CHUNK}"
+    )
+    page.click("#pause")
+    page.wait_for_selector("[data-state=paused]")
+    upload = ChunkedUpload.objects.get()
+    assert upload.parallel
+    assert upload.offset < len(content)
+    stored = sum(end - start + 1 for start, end in parts.stored_spans(upload))
+    assert stored < len(content)
+
+    page.reload()
+    page.fill("#connections", "4")
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("[data-state=resumable]")
+    page.click("#start")
+    page.wait_for_selector("[data-state=complete]", timeout=60_000)
+    upload.refresh_from_db()
+    assert ChunkedUpload.objects.count() == 1
+    assert upload.filename == "parallel.bin"
+    assert upload.checksum == hashlib.md5(content).hexdigest()
+    assert stored_bytes(upload) == content

@@ -30,6 +30,8 @@ BODY_KEYS = {
     "created_at",
     "completed_at",
     "checksum_algorithm",
+    "parallel",
+    "ranges",
 }
 hooks_urls = pytest.mark.urls("tests.urls_hooks")
 

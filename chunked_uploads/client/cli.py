@@ -174,6 +174,7 @@ def run_upload(args: argparse.Namespace, argv: Sequence[str]) -> int:
             state_file=state_file,
             multipart=args.multipart,
             retries=args.retries,
+            parallel=args.parallel,
         )
     except KeyboardInterrupt:
         if bar is not None:
@@ -252,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--state-file", help="where to remember the upload (default: a cache)")
     upload.add_argument("--limit-rate", type=parse_size, help="bytes per second, e.g. 2MiB")
     upload.add_argument("--retries", type=int, default=8, help="consecutive retries (8)")
+    upload.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="send N chunks at once, each on its own connection (the server's parallel mode)",
+    )
     upload.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

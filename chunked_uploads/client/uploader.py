@@ -5,17 +5,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
 
+from .checksums import is_available, new_hash
 from .http import Retry, Upload, UploadError, UploadGone, check_response, http_client
 from .state import FileIdentity, StateFile
 
@@ -69,7 +70,7 @@ class ChunkedUploader:
         self.size = file.seek(0, os.SEEK_END)
         self.upload_url: str | None = None
         self.offset = 0
-        self._digest = hashlib.new(self.algorithm)
+        self._digest = new_hash(self.algorithm)
         self._hashed = 0
 
     def run(self) -> Upload:
@@ -155,7 +156,7 @@ class ChunkedUploader:
     def _single_shot(self) -> Upload:
         """An empty file has no byte range: send it whole, with its checksum, in one POST."""
         files = {self.field_name: (self.filename, b"", "application/octet-stream")}
-        data = {self.algorithm: hashlib.new(self.algorithm).hexdigest()}
+        data = {self.algorithm: new_hash(self.algorithm).hexdigest()}
         try:
             response = check_response(self.http.post(self.list_url, files=files, data=data))
         except UploadError as error:
@@ -172,10 +173,10 @@ class ChunkedUploader:
         named = body.get("checksum_algorithm")
         if self.fixed_algorithm is not None or not isinstance(named, str):
             return False
-        if named == self.algorithm or named not in hashlib.algorithms_available:
+        if named == self.algorithm or not is_available(named):
             return False
         self.algorithm = named
-        self._digest, self._hashed = hashlib.new(named), 0
+        self._digest, self._hashed = new_hash(named), 0
         return True
 
     def _refresh_offset(self) -> None:
@@ -208,7 +209,7 @@ class ChunkedUploader:
     def _hash_to(self, offset: int) -> None:
         """Bring the digest up to ``offset`` by reading the file (after a resume or a jump)."""
         if offset < self._hashed:
-            self._digest, self._hashed = hashlib.new(self.algorithm), 0
+            self._digest, self._hashed = new_hash(self.algorithm), 0
         self.file.seek(self._hashed)
         while self._hashed < offset:
             block = self.file.read(min(READ_BLOCK, offset - self._hashed))
@@ -222,6 +223,12 @@ class ChunkedUploader:
     ) -> tuple[Iterator[bytes], dict[str, str]]:
         if self._hashed != start:
             self._hash_to(start)
+        return self._chunk_body(data, start, headers)
+
+    def _chunk_body(
+        self, data: bytes, start: int, headers: dict[str, str]
+    ) -> tuple[Iterator[bytes], dict[str, str]]:
+        """The request body of the chunk ``data`` (raw or multipart) and its headers."""
         if not self.multipart:
             headers["Content-Type"] = "application/octet-stream"
             headers["Content-Disposition"] = _disposition(self.filename)
@@ -276,8 +283,12 @@ def upload(
     backoff: float = 0.5,
     timeout: float = 60.0,
     http: httpx.Client | None = None,
+    parallel: int = 1,
 ) -> Upload:
     """Upload ``source`` (a path or a seekable binary file) to the list URL ``url``.
+
+    ``parallel``: above 1, the upload uses the server's parallel mode and sends that many chunks
+    at once, each on its own connection (``ParallelUploader``).
 
     ``checksum`` is the server's ``DRF_CHUNKED_UPLOAD_CHECKSUM``; by default the client uses the
     algorithm the server names in its first answer (md5 if it names none). Chunks are sent as raw
@@ -295,18 +306,23 @@ def upload(
         "retries": retries,
         "backoff": backoff,
     }
+    uploader_class: type[ChunkedUploader] = ChunkedUploader
+    if parallel > 1:
+        from .parallel import ParallelUploader
+
+        uploader_class = partial(ParallelUploader, connections=parallel)  # type: ignore[assignment]
     client = http_client(auth, http, timeout)
     try:
         if not isinstance(source, (str, os.PathLike)):
             state = StateFile(state_file, url, None) if state_file is not None else None
             name = filename or Path(getattr(source, "name", "") or "upload").name
-            return ChunkedUploader(client, source, url, filename=name, state=state, **options).run()
+            return uploader_class(client, source, url, filename=name, state=state, **options).run()
         path = Path(source)
         identity = FileIdentity.of(path)
         state = StateFile(state_file, url, identity) if state_file is not None else None
         with path.open("rb") as file:
             name = filename or path.name
-            return ChunkedUploader(client, file, url, filename=name, state=state, **options).run()
+            return uploader_class(client, file, url, filename=name, state=state, **options).run()
     finally:
         if http is None:
             client.close()

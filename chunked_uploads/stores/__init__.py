@@ -100,6 +100,36 @@ class ChunkStore(ABC):
     def finalize(self, name: str, final_name: str, state: StoreState = None) -> str:
         """Turn the bytes into the completed file ``final_name``; return the name used."""
 
+    # -- parallel mode (``parts.py``): each chunk written on its own, at its offset -----------
+
+    # Whether this store keeps the chunks of a parallel upload (``open_part_writer``).
+    supports_parts = False
+
+    def begin_parts(self, name: str, first_length: int, total: int) -> StoreState:
+        """Prepare a parallel upload whose first chunk holds ``first_length`` of ``total`` bytes;
+        the state returned is recorded with the new upload. Refuse a layout the store cannot
+        keep with ``PartLayoutRefused``."""
+        return None
+
+    def open_part_writer(
+        self, name: str, start: int, length: int, state: StoreState = None
+    ) -> ChunkWriter:
+        """A writer for one chunk of a parallel upload, ``length`` bytes at ``start``; ``finish()``
+        returns the part's record (JSON), which the core keeps with the stored range. Bytes of a
+        chunk never acknowledged are overwritten by its retry or dropped by ``assembled_state``."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no parallel uploads")
+
+    def open_part_reader(self, name: str, start: int, record: Any) -> IO[bytes]:
+        """Read back one stored part (the running digest catching up over a filled gap)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read parts back")
+
+    def assembled_state(
+        self, name: str, state: StoreState, parts: list[tuple[int, int, Any]]
+    ) -> StoreState:
+        """The state under which ``open_reader``, ``finalize`` and ``discard`` see the stored
+        parts (``[start, length, record]``, in order, covering the file) as one file."""
+        return None
+
     def discard(self, name: str, state: StoreState = None) -> None:
         """Remove the bytes (complete or not); a missing object is not an error."""
         self.storage.delete(name)

@@ -45,7 +45,9 @@ def _state(parts: list[Part]) -> dict[str, Any]:
 class _PartWriter:
     """Spools one chunk and saves it as a new part object when the chunk is finished."""
 
-    def __init__(self, store: StorageStore, name: str, offset: int, parts: list[Part]) -> None:
+    def __init__(
+        self, store: StorageStore, name: str, offset: int, parts: list[Part] | None
+    ) -> None:
         self._store = store
         self._name = name
         self._offset = offset
@@ -62,12 +64,17 @@ class _PartWriter:
         """Nothing to do: the part reaches the storage in ``finish()``, whose save is durable."""
 
     def finish(self) -> StoreState:
+        if self._parts is None:  # one chunk of a parallel upload: its record is its object
+            return {"name": self._save()}
         if not self._length:
             return _state(self._parts)
+        return _state([*self._parts, (self._offset, self._length, self._save())])
+
+    def _save(self) -> str:
         self._spool.seek(0)
         part_name = self._store.part_name(self._name, self._offset)
-        saved = self._store.storage.save(part_name, File(self._spool, part_name))
-        return _state([*self._parts, (self._offset, self._length, saved)])
+        saved: str = self._store.storage.save(part_name, File(self._spool, part_name))
+        return saved
 
     def checkpoint(self) -> StoreState:
         """Save what was spooled so far as a part of its own and spool the rest afresh."""
@@ -144,6 +151,23 @@ class StorageStore(ChunkStore):
         parts = _truncated(_parts(state), offset, name)
         self._delete_parts(name, keep={part_name for _, _, part_name in parts})
         return _PartWriter(self, name, offset, parts)
+
+    supports_parts = True
+
+    def open_part_writer(
+        self, name: str, start: int, length: int, state: StoreState = None
+    ) -> ChunkWriter:
+        return _PartWriter(self, name, start, None)
+
+    def open_part_reader(self, name: str, start: int, record: Any) -> IO[bytes]:
+        reader: IO[bytes] = self.storage.open(str(record["name"]), "rb")
+        return reader
+
+    def assembled_state(
+        self, name: str, state: StoreState, parts: list[tuple[int, int, Any]]
+    ) -> StoreState:
+        # Objects of chunks never acknowledged are not listed: ``finalize`` deletes them.
+        return _state([(start, length, str(record["name"])) for start, length, record in parts])
 
     def open_reader(self, name: str, state: StoreState = None) -> IO[bytes]:
         return io.BufferedReader(_PartsReader(self.storage, _parts(state)), _READ_SIZE)

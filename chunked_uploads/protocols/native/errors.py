@@ -74,6 +74,21 @@ ANSWERS: dict[type[e.UploadError], Answer] = {
         ),
         extra=lambda x: {"expected_total": x.expected, "provided_total": x.provided},
     ),
+    e.RangeOverlap: Answer(
+        "range_overlap",
+        lambda x: f"Bytes {x.start}-{x.end} overlap bytes already received",
+        extra=lambda x: {"ranges": [list(r) for r in x.stored]},
+    ),
+    e.RangesMissing: Answer(
+        "ranges_missing",
+        lambda x: (
+            "Upload is incomplete: bytes "
+            + ", ".join(f"{start}-{end}" for start, end in x.missing)
+            + f" of {x.total} are missing"
+        ),
+        extra=lambda x: {"missing": [list(r) for r in x.missing]},
+    ),
+    e.PartLayoutRefused: Answer("part_layout_refused", lambda x: x.reason),
     e.UserRequired: Answer(
         "user_required", "Upload requires user authentication but user cannot be determined"
     ),

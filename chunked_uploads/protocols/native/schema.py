@@ -123,6 +123,16 @@ class UploadErrorSerializer(serializers.Serializer[Any]):
         required=False,
         help_text="`checksum_required`: the algorithm, and name of the field, the server expects.",
     )
+    ranges = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        required=False,
+        help_text="`range_overlap`: the stored bytes as `[start, end]` pairs (inclusive).",
+    )
+    missing = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()),
+        required=False,
+        help_text="`ranges_missing`: the missing bytes as `[start, end]` pairs (inclusive).",
+    )
 
     class Meta:
         ref_name = "UploadError"
@@ -141,13 +151,14 @@ BUSY = {409: _error("`upload_busy`: another request is writing to this upload; r
 GONE = {410: _error("`upload_expired`: the upload expired before it was completed.")}
 CHUNK_ERRORS = _error(
     "The chunk was refused: no chunk, a malformed or inconsistent `Content-Range`, a size over the"
-    " limit, a wrong offset (with `expected_offset` and `provided_offset`) or total, an upload"
-    " already complete. The stored bytes are unchanged."
+    " limit, a wrong offset (with `expected_offset` and `provided_offset`) or total, bytes"
+    " already stored in parallel mode (`range_overlap`, with `ranges`), an upload already"
+    " complete. The stored bytes are unchanged."
 )
 COMPLETION_ERRORS = _error(
     "Checksum missing or wrong (`checksum_required`, `checksum_mismatch`: the upload stays"
-    " resumable), bytes missing (`upload_incomplete`, with `offset` and `size`), upload already"
-    " complete."
+    " resumable), bytes missing (`upload_incomplete`, with `offset` and `size`; in parallel"
+    " mode `ranges_missing`, with `missing`), upload already complete."
 )
 
 
@@ -219,6 +230,8 @@ class ChunkedUploadSchema(AutoSchema):
             parameters.append(upload_id_parameter(identifier))
         if self.action in ("create", "partial_update"):
             parameters.append(content_range_parameter())
+        if self.action == "create":
+            parameters.append(upload_mode_parameter())
         if self.action in CHUNK_BODY_ACTIONS:
             parameters.append(content_disposition_parameter())
         checksum = self._checksum()
@@ -325,7 +338,20 @@ def content_range_parameter() -> OpenApiParameter:
         required=True,
         pattern=CONTENT_RANGE_PATTERN,
         description="The chunk's place in the file: `bytes START-END/TOTAL`, END inclusive,"
-        " TOTAL the whole file's size. START must equal the upload's `offset`.",
+        " TOTAL the whole file's size. START must equal the upload's `offset` (in parallel mode:"
+        " any START whose bytes are not stored yet).",
+    )
+
+
+def upload_mode_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "Upload-Mode",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        enum=["sequential", "parallel"],
+        description="`parallel`: later chunks may be sent at any offset, in any order, over"
+        " several connections (the upload's `ranges` say which bytes are stored; a chunk over"
+        " stored bytes is refused with `range_overlap`). Default: `sequential`.",
     )
 
 

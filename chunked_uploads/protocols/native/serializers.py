@@ -10,6 +10,7 @@ from rest_framework.reverse import reverse
 
 from ...conf import conf
 from ...models import ChunkedUpload
+from ...parts import stored_spans
 
 
 class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
@@ -25,6 +26,11 @@ class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
         " its field (`md5` by default); `null` when the server checks none."
     )
 
+    ranges = serializers.SerializerMethodField(
+        help_text="The stored bytes as `[start, end]` pairs (inclusive, in order, adjacent ranges"
+        " merged). A parallel upload is complete when they cover `[0, size - 1]`."
+    )
+
     class Meta:
         model = ChunkedUpload
         fields = (
@@ -38,8 +44,16 @@ class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
             "completed_at",
             "expires",
             "checksum_algorithm",
+            "parallel",
+            "ranges",
         )
         read_only_fields = fields
+        extra_kwargs = {
+            "parallel": {
+                "help_text": "Whether the upload takes chunks at any offset, in any order"
+                " (asked for with `Upload-Mode: parallel` on its first chunk)."
+            }
+        }
 
     # The fields ModelSerializer builds from the model, per serializer class: building them
     # introspects the model on every response (see docs/benchmarks.md for what that costs).
@@ -63,6 +77,9 @@ class ChunkedUploadSerializer(serializers.ModelSerializer[ChunkedUpload]):
             or conf.named_url
         )
         return reverse(name, kwargs={"pk": obj.pk}, request=request)
+
+    def get_ranges(self, obj: Any) -> list[list[int]]:
+        return [[start, end] for start, end in stored_spans(obj)]
 
     def get_checksum_algorithm(self, obj: Any) -> str | None:
         # The answering view's: a view with ``do_checksum_check = False`` expects none.

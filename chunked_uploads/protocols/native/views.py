@@ -42,6 +42,7 @@ from .parsers import NestingSafeJSONParser, UnreadBodyParser, UnreadMultipartPar
 from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 from .serializers import ChunkedUploadSerializer
 
+PARALLEL_MODE = "parallel"  # the value of ``Upload-Mode`` that asks for parallel mode
 CHUNK_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
 # The actions a router derives from a plain ``ModelViewSet`` (DRF's ``SimpleRouter`` and
 # ``DefaultRouter`` map ``post`` to ``create``, ``put`` to ``update``, ...): ``as_view()`` replaces
@@ -216,7 +217,10 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         if whole or self.action == "create":
             owner = partial(self.get_owner_fields, request)
             user = getattr(request, "user", None)
-            target = chunks.NewUpload(self.get_model(), owner, user, self.user_field_name)
+            parallel = not whole and self.wants_parallel(request)
+            target = chunks.NewUpload(
+                self.get_model(), owner, user, self.user_field_name, parallel=parallel
+            )
         else:
             target = chunks.ExistingUpload(self.get_object)
         fields: dict[str, Any] = {
@@ -234,6 +238,11 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             chunk = chunks.ChunkRequest.for_range_header(header, **fields)
         body = open_chunk_body(request._request, self.field_name, digests)
         return chunks.receive(chunk, body)
+
+    def wants_parallel(self, request: Request) -> bool:
+        """Whether the first chunk asks for parallel mode (``Upload-Mode: parallel``)."""
+        mode = request.META.get("HTTP_UPLOAD_MODE", "")
+        return str(mode).strip().lower() == PARALLEL_MODE
 
     def get_checksum(self, request: Request, data: Any) -> str | None:
         """The whole file's checksum from the body's fields (or the query string), if checks

@@ -7,6 +7,10 @@
  * same file after a reload asks the server for the offset and resumes there. WebCrypto has no MD5
  * and no incremental digests, hence the small incremental MD5 (RFC 1321) below; on resume it
  * re-reads the already uploaded part of the file locally, never from the server.
+ *
+ * With more than one connection, the upload uses the server's parallel mode (`Upload-Mode:
+ * parallel` on the first chunk): that many chunks travel at once, and resuming sends the chunks
+ * the upload's `ranges` do not cover. The MD5 is then computed from the file before completing.
  */
 "use strict";
 
@@ -132,6 +136,7 @@
       this.md5 = new MD5();
       this.hashed = 0;
       this.paused = false;
+      this.connections = 1;
     }
 
     async request(method, url, { body, headers = {} } = {}) {
@@ -165,6 +170,7 @@
     }
 
     async run(onProgress) {
+      if (this.connections > 1 && this.file.size > 0) return this.runParallel(onProgress);
       this.paused = false;
       const record = await this.saved();
       this.offset = record ? record.offset : 0;
@@ -184,6 +190,73 @@
         }
       }
       return null;
+    }
+
+    /** Parallel mode: the first chunk creates the upload, then `connections` workers send the
+     * chunks that the upload's `ranges` do not cover; a worker retries its own chunk. */
+    async runParallel(onProgress) {
+      this.paused = false;
+      let record = await this.saved();
+      if (record && record.status === "complete") return record;
+      if (!record) {
+        record = await this.withRetries(() => this.putChunk(this.listUrl, 0, { "Upload-Mode": "parallel" }));
+        this.url = record.url;
+        localStorage.setItem(this.key, record.url);
+      }
+      const missing = this.missingChunks(record.ranges || []);
+      let stored = this.file.size - missing.reduce((sum, [start, end]) => sum + end - start, 0);
+      onProgress(stored);
+      const worker = async () => {
+        while (missing.length && !this.paused) {
+          const [start, end] = missing.shift();
+          await this.withRetries(() => this.putChunk(this.url, start).catch((error) => {
+            if (error instanceof HttpError && error.code === "range_overlap") return null;
+            throw error;
+          }));
+          stored += end - start;
+          this.offset = stored;
+          onProgress(stored);
+        }
+      };
+      await Promise.all(Array.from({ length: this.connections }, worker));
+      return this.paused ? null : this.withRetries(() => this.complete());
+    }
+
+    missingChunks(ranges) {
+      const chunks = [];
+      let position = 0;
+      for (const [start, end] of [...ranges, [this.file.size, this.file.size - 1]]) {
+        for (let at = position; at < start; at += this.chunkSize) {
+          chunks.push([at, Math.min(at + this.chunkSize, start)]);
+        }
+        position = Math.max(position, end + 1);
+      }
+      return chunks;
+    }
+
+    async putChunk(url, start, headers = {}) {
+      const end = Math.min(start + this.chunkSize, this.file.size);
+      return this.request("PUT", url, {
+        body: new Uint8Array(await this.file.slice(start, end).arrayBuffer()),
+        headers: {
+          "Content-Type": "application/octet-stream",
+          "Content-Range": `bytes ${start}-${end - 1}/${this.file.size}`,
+          "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(this.file.name)}`,
+          ...headers,
+        },
+      });
+    }
+
+    async withRetries(send) {
+      for (let failures = 0; ; ) {
+        try {
+          return await send();
+        } catch (error) {
+          if (error instanceof HttpError && !error.retryable) throw error;
+          if (++failures > RETRIES) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (failures - 1)));
+        }
+      }
     }
 
     async sendChunk() {
@@ -285,6 +358,7 @@
       result.hidden = true;
       upload = input.files.length ? new Upload(root, input.files[0]) : null;
       if (!upload) return show("idle", "Choose a file.");
+      upload.connections = Number(root.querySelector("#connections").value) || 1;
       startButton.textContent = "Upload";
       if (root.dataset.checksum !== "md5") {
         return show("error", `This page computes MD5; the server expects ${root.dataset.checksum}.`);
@@ -303,6 +377,7 @@
     });
 
     startButton.addEventListener("click", async () => {
+      upload.connections = Number(root.querySelector("#connections").value) || 1;
       show("uploading", `Uploading: ${showOffset(upload.offset)}`);
       try {
         const record = await upload.run((offset) => {

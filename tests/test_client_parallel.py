@@ -1,0 +1,195 @@
+"""``client.upload(..., parallel=N)`` and ``chunked-uploads upload --parallel N`` on a live server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import crc32c
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+from chunked_uploads import client, parts, signals
+from chunked_uploads.client.parallel import ParallelUploader
+from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.ranges import ContentRange
+
+from .helpers import stored_bytes
+from .test_client import CHUNK, Interrupted
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def token(transactional_db: None) -> client.TokenAuth:
+    user = get_user_model().objects.create_user("dave", password="dave-password")
+    return client.TokenAuth(Token.objects.create(user=user).key)
+
+
+@pytest.fixture
+def list_url(live_server: Any) -> str:
+    return f"{live_server.url}/api/uploads/"
+
+
+@pytest.fixture
+def chunks_seen() -> Iterator[list[tuple[int, int]]]:
+    """Every chunk the server acknowledged, as ``(start, end)``."""
+    seen: list[tuple[int, int]] = []
+
+    def record(sender: Any, upload: Any, start: int, end: int, **kwargs: Any) -> None:
+        seen.append((start, end))
+
+    signals.chunk_received.connect(record)
+    yield seen
+    signals.chunk_received.disconnect(record)
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(os.urandom(9 * CHUNK + 1234))
+    return path
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+def test_parallel_upload_completes(
+    token: Any, list_url: str, data_file: Path, multipart: bool
+) -> None:
+    reports: list[int] = []
+    result = client.upload(
+        data_file,
+        list_url,
+        chunk_size=CHUNK,
+        auth=token,
+        parallel=4,
+        multipart=multipart,
+        progress=lambda sent, total: reports.append(sent),
+    )
+    content = data_file.read_bytes()
+    upload = ChunkedUpload.objects.get(pk=result.id)
+    assert result.status == "complete"
+    assert upload.parallel
+    assert stored_bytes(upload) == content
+    assert upload.checksum == hashlib.md5(content).hexdigest()
+    assert reports[-1] == len(content)
+
+
+def test_interrupted_parallel_upload_resumes_with_the_missing_chunks(
+    token: Any,
+    list_url: str,
+    data_file: Path,
+    tmp_path: Path,
+    chunks_seen: list[tuple[int, int]],
+) -> None:
+    state_file = tmp_path / "state.json"
+    acknowledged = threading.Event()
+
+    def die_after_four_chunks(sent: int, total: int) -> None:
+        if sent >= 4 * CHUNK:
+            acknowledged.set()
+            raise Interrupted()
+
+    with pytest.raises(Interrupted):
+        client.upload(
+            data_file,
+            list_url,
+            chunk_size=CHUNK,
+            auth=token,
+            state_file=state_file,
+            parallel=3,
+            progress=die_after_four_chunks,
+        )
+    assert json.loads(state_file.read_text())["upload_url"]
+    first_run = len(chunks_seen)
+    result = client.upload(
+        data_file, list_url, chunk_size=CHUNK, auth=token, state_file=state_file, parallel=3
+    )
+    content = data_file.read_bytes()
+    # Each chunk was acknowledged once over both runs: the second sent only the missing ones.
+    assert sorted(start for start, _ in chunks_seen) == list(range(0, len(content), CHUNK))
+    assert first_run >= 4
+    assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == content
+    assert not state_file.exists()
+
+
+def test_missing_chunks_follow_the_stored_ranges() -> None:
+    uploader = ParallelUploader.__new__(ParallelUploader)
+    uploader.size, uploader.chunk_size = 1000, 300
+    body = {"ranges": [[0, 299], [600, 649]]}
+    assert uploader._missing_chunks(body) == [(300, 300), (650, 300), (950, 50)]
+    assert uploader._missing_chunks({"ranges": [[0, 999]]}) == []
+
+
+def test_parallel_upload_with_the_combinable_checksum(
+    token: Any, list_url: str, data_file: Path, settings: Any
+) -> None:
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "crc32c"
+    result = client.upload(data_file, list_url, chunk_size=CHUNK, auth=token, parallel=3)
+    content = data_file.read_bytes()
+    upload = ChunkedUpload.objects.get(pk=result.id)
+    assert upload.checksum == f"{crc32c.crc32c(content):08x}"
+    assert stored_bytes(upload) == content
+
+
+def test_cli_parallel_option(token: Any, list_url: str, data_file: Path, tmp_path: Path) -> None:
+    from chunked_uploads.client import cli
+
+    argv = ["upload", str(data_file), "--url", list_url, "--token", token.header.split()[1]]
+    argv += ["--parallel", "3", "--chunk-size", str(CHUNK), "--no-progress"]
+    argv += ["--state-file", str(tmp_path / "state.json")]
+    assert cli.main(argv) == 0
+    upload = ChunkedUpload.objects.get()
+    assert upload.parallel
+    assert stored_bytes(upload) == data_file.read_bytes()
+
+
+def uploader_for(token: Any, list_url: str, file: Any) -> ParallelUploader:
+    http = httpx.Client(auth=token, timeout=60)
+    return ParallelUploader(
+        http,
+        file,
+        list_url,
+        filename="data.bin",
+        chunk_size=CHUNK,
+        checksum=None,
+        multipart=False,
+        progress=None,
+        state=None,
+        retries=8,
+        backoff=0.05,
+        connections=2,
+    )
+
+
+def test_a_chunk_stored_meanwhile_counts_as_sent(
+    token: Any, list_url: str, data_file: Path
+) -> None:
+    """A ``range_overlap`` answer (say, to the retry of a chunk whose answer was lost)."""
+    with data_file.open("rb") as file:
+        uploader = uploader_for(token, list_url, file)
+        uploader._create()
+        assert uploader.upload_url is not None
+        uploader._put(uploader.upload_url, CHUNK, CHUNK)
+        uploader._send_with_retries(CHUNK, CHUNK)  # refused as stored: nothing raised
+        assert uploader._acknowledged == CHUNK
+
+
+def test_a_busy_range_is_retried(token: Any, list_url: str, data_file: Path) -> None:
+    """``409 upload_busy`` (another request writes the range): the chunk is sent again."""
+    with data_file.open("rb") as file:
+        uploader = uploader_for(token, list_url, file)
+        uploader._create()
+        upload = ChunkedUpload.objects.get()
+        reservation = parts.reserve(upload, ContentRange(CHUNK, 2 * CHUNK - 1, upload.size))
+        releaser = threading.Timer(0.3, parts.release, (upload, reservation))
+        releaser.start()
+        uploader._send_with_retries(CHUNK, CHUNK)
+        releaser.join()
+    assert parts.stored_spans(ChunkedUpload.objects.get()) == [(0, 2 * CHUNK - 1)]

@@ -1,0 +1,88 @@
+"""Parallel mode on the S3 multipart store (moto's S3 server): chunks as parts, layouts refused."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import crc32c
+import pytest
+from rest_framework.test import APIClient
+
+from chunked_uploads.models import ChunkedUpload
+
+from .helpers import LIST_URL, put_chunk
+from .s3server import Bucket, s3_bucket, s3_endpoint  # noqa: F401
+
+MiB = 1024 * 1024
+STORE = "chunked_uploads.stores.s3.S3MultipartStore"
+PARALLEL = {"HTTP_UPLOAD_MODE": "parallel"}
+
+
+@pytest.fixture
+def bucket(s3_bucket: Bucket, settings: Any) -> Bucket:  # noqa: F811
+    settings.DRF_CHUNKED_UPLOAD_STORAGE_CLASS = s3_bucket.storage()
+    settings.DRF_CHUNKED_UPLOAD_STORE = STORE
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "crc32c"
+    return s3_bucket
+
+
+def start(api: APIClient, data: bytes, first: int) -> Any:
+    return put_chunk(api, LIST_URL, data[:first], 0, len(data), raw=True, **PARALLEL)
+
+
+def test_chunks_become_parts_in_any_order(bucket: Bucket, api: APIClient) -> None:
+    data = os.urandom(3 * 5 * MiB + 1234)
+    response = start(api, data, 5 * MiB)
+    assert response.status_code == 200, response.content
+    url = response.json()["url"]
+    offsets = [5 * MiB, 10 * MiB, 15 * MiB]
+    random.shuffle(offsets)
+    for offset in offsets:
+        chunk = data[offset : offset + 5 * MiB]
+        response = put_chunk(api, url, chunk, offset, len(data), raw=True)
+        assert response.status_code == 200, response.content
+    state = ChunkedUpload.objects.get().store_state
+    listed = bucket.client.list_parts(
+        Bucket=bucket.name, Key=state["key"], UploadId=state["upload_id"]
+    )
+    assert [part["PartNumber"] for part in listed["Parts"]] == [1, 2, 3, 4]
+    response = api.post(url, {"crc32c": f"{crc32c.crc32c(data):08x}"}, format="json")
+    assert response.status_code == 200, response.content
+    assert bucket.read(ChunkedUpload.objects.get().store_state["key"]) == data
+    assert bucket.multipart_uploads() == []
+
+
+def test_a_chunk_that_is_not_a_whole_part_is_refused(bucket: Bucket, api: APIClient) -> None:
+    data = os.urandom(2 * 5 * MiB + 10)
+    url = start(api, data, 5 * MiB).json()["url"]
+    for offset, length in ((5 * MiB + 1, 5 * MiB), (5 * MiB, MiB)):
+        chunk = data[offset : offset + length]
+        response = put_chunk(api, url, chunk, offset, len(data), raw=True)
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "part_layout_refused"
+        assert "part 2 is bytes 5242880-10485759" in response.json()["detail"]
+    assert api.get(url).json()["ranges"] == [[0, 5 * MiB - 1]]
+    chunk = data[5 * MiB : 10 * MiB]
+    assert put_chunk(api, url, chunk, 5 * MiB, len(data), raw=True).status_code == 200
+
+
+def test_small_first_chunk_is_refused(bucket: Bucket, api: APIClient) -> None:
+    data = os.urandom(2 * MiB)
+    response = start(api, data, MiB)
+    assert response.status_code == 400
+    assert response.json()["code"] == "part_layout_refused"
+    assert "at least 5242880 bytes" in response.json()["detail"]
+    assert not ChunkedUpload.objects.exists()
+    assert bucket.multipart_uploads() == []
+
+
+def test_parallel_mode_on_s3_needs_the_combinable_checksum(
+    bucket: Bucket, api: APIClient, settings: Any
+) -> None:
+    settings.DRF_CHUNKED_UPLOAD_CHECKSUM = "md5"
+    response = start(api, os.urandom(6 * MiB), 5 * MiB)
+    assert response.status_code == 400
+    assert "crc32c" in response.json()["detail"]
+    assert not ChunkedUpload.objects.exists()
