@@ -109,6 +109,7 @@
   // -- the protocol ---------------------------------------------------------------------------
 
   const HASH_READ = 4 * 1024 * 1024;
+  const PAUSED = Symbol("paused");
   const RETRIES = 8;
 
   class HttpError extends Error {
@@ -209,10 +210,14 @@
       const worker = async () => {
         while (missing.length && !this.paused) {
           const [start, end] = missing.shift();
-          await this.withRetries(() => this.putChunk(this.url, start).catch((error) => {
-            if (error instanceof HttpError && error.code === "range_overlap") return null;
-            throw error;
-          }));
+          const sent = await this.withRetries(
+            () => this.putChunk(this.url, start).catch((error) => {
+              if (error instanceof HttpError && error.code === "range_overlap") return null;
+              throw error;
+            }),
+            () => this.paused,
+          );
+          if (sent === PAUSED) break; // the chunk is sent again on resume (the ranges lack it)
           stored += end - start;
           this.offset = stored;
           onProgress(stored);
@@ -247,14 +252,18 @@
       });
     }
 
-    async withRetries(send) {
+    /** `send()` until it succeeds, backing off after a retryable failure; `PAUSED` instead of
+     * another try once `stopped()` says the user paused (a pause need not wait for the back-off). */
+    async withRetries(send, stopped = () => false) {
       for (let failures = 0; ; ) {
         try {
           return await send();
         } catch (error) {
           if (error instanceof HttpError && !error.retryable) throw error;
           if (++failures > RETRIES) throw error;
+          if (stopped()) return PAUSED;
           await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** (failures - 1)));
+          if (stopped()) return PAUSED;
         }
       }
     }
