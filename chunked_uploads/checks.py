@@ -16,6 +16,7 @@ from django.core import checks
 
 from .combinable_checksums import COMBINABLE_ALGORITHMS, is_combinable
 from .conf import PREFIX, conf, resolve_storage
+from .parts import MAX_PARTS
 from .resumable_digests import digest_mode
 from .stores import get_store
 
@@ -260,3 +261,21 @@ def check_checkpoint_bytes(
             )
         ]
     return []
+
+
+@checks.register
+def check_max_concat_partials(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``MAX_CONCAT_PARTIALS`` is an integer from 1 to 10,000, the most parts of an upload (E015)."""
+    value = conf.max_concat_partials
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_PARTS:
+        return []
+    return [
+        _error(
+            15,
+            f"{PREFIX}MAX_CONCAT_PARTIALS is {value!r}.",
+            f"Use an integer from 1 to {MAX_PARTS}: a tus final upload's partials become its "
+            "stored ranges, of which an upload keeps at most that many.",
+        )
+    ]

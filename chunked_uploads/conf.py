@@ -137,6 +137,12 @@ class Settings:
         return value
 
     @property
+    def max_concat_partials(self) -> int:
+        """The most partial uploads one tus final upload may list (``Upload-Concat``)."""
+        value: int = _get("MAX_CONCAT_PARTIALS", 100)
+        return value
+
+    @property
     def metrics(self) -> bool:
         """Record Prometheus metrics (needs ``prometheus_client``, the ``metrics`` extra)."""
         return bool(_get("METRICS", False))

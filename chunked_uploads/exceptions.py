@@ -153,6 +153,23 @@ class InvalidChunkDigest(UploadError):
         self.header = header
 
 
+class PartialUploadNotFound(UploadError):
+    """A tus final upload names a partial upload that does not exist (or is another user's)."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+class ConcatenationRefused(UploadError):
+    """A tus final upload cannot be made of the partial uploads it names (``reason`` says why:
+    one is not a partial upload, is unfinished, or another final upload took it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class UploadBusy(UploadError):
     """Another request holds the upload; retry later."""
 

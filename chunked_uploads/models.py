@@ -26,6 +26,14 @@ class UploadStatus(models.TextChoices):
     COMPLETE = "complete", _("Complete")
 
 
+class Concatenation(models.TextChoices):
+    """An upload's part in tus concatenation (``concatenation.py``)."""
+
+    NONE = "", _("None")
+    PARTIAL = "partial", _("Partial")
+    FINAL = "final", _("Final")
+
+
 class ConfiguredStorage(Storage):
     """The storage named by ``DRF_CHUNKED_UPLOAD_STORAGE_CLASS``, looked up on every call.
 
@@ -68,6 +76,12 @@ class ConfiguredStorage(Storage):
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         return self._target().listdir(path)
+
+
+def unfinished_uploads() -> models.Q:
+    """The rows ``AbstractChunkedUpload.unfinished`` is true of (they count against the quotas
+    and expire): incomplete uploads, and partial uploads no final upload took yet."""
+    return models.Q(status=UploadStatus.UPLOADING) | models.Q(concatenation=Concatenation.PARTIAL)
 
 
 def upload_storage() -> Storage:
@@ -117,6 +131,19 @@ class AbstractChunkedUpload(models.Model):
     parallel = models.BooleanField(_("parallel"), default=False, editable=False)
     parts = models.JSONField(null=True, blank=True, editable=False)
     parts_version = models.BigIntegerField(default=0, editable=False)
+    # tus concatenation (``concatenation.py``): a ``partial`` upload is a piece of a file to come,
+    # a ``final`` upload the file made of partials; ``concat_partials`` lists a final's partials
+    # (their ids, in order) and ``concatenated_into`` names the final that took a partial.
+    concatenation = models.CharField(
+        _("concatenation"),
+        max_length=7,
+        choices=Concatenation.choices,
+        default=Concatenation.NONE,
+        blank=True,
+        editable=False,
+    )
+    concat_partials = models.JSONField(null=True, blank=True, editable=False)
+    concatenated_into = models.UUIDField(null=True, blank=True, editable=False)
 
     # drf-chunked-upload compatibility: ``upload.UPLOADING`` / ``upload.COMPLETE``.
     UPLOADING = UploadStatus.UPLOADING
@@ -135,8 +162,13 @@ class AbstractChunkedUpload(models.Model):
         return self.created_at + conf.expiration_delta
 
     @property
+    def unfinished(self) -> bool:
+        """Still waiting for something: bytes, or (a partial upload) a final upload to take it."""
+        return self.status == UploadStatus.UPLOADING or self.concatenation == Concatenation.PARTIAL
+
+    @property
     def expired(self) -> bool:
-        return self.status == UploadStatus.UPLOADING and self.expires_at <= timezone.now()
+        return self.unfinished and self.expires_at <= timezone.now()
 
     @property
     def progress(self) -> float | None:

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from . import exceptions
 from .conf import conf
-from .models import AbstractChunkedUpload, UploadStatus
+from .models import AbstractChunkedUpload, unfinished_uploads
 from .ranges import ContentRange
 
 
@@ -66,5 +66,5 @@ def _has_field(model: type[AbstractChunkedUpload], name: str) -> bool:
 def _unfinished(model: type[AbstractChunkedUpload], user_field: str, user: Any) -> Any:
     alive_since = timezone.now() - conf.expiration_delta
     return model._default_manager.filter(
-        **{user_field: user}, status=UploadStatus.UPLOADING, created_at__gt=alive_since
+        unfinished_uploads(), **{user_field: user}, created_at__gt=alive_since
     )

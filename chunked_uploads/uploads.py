@@ -24,7 +24,7 @@ from django.utils import timezone
 from . import exceptions, handoff, parts, signals
 from .combinable_checksums import is_combinable
 from .conf import conf
-from .models import AbstractChunkedUpload, UploadStatus
+from .models import AbstractChunkedUpload, Concatenation, UploadStatus
 from .part_sessions import PartSession
 from .ranges import ContentRange
 from .resumable_digests import is_resumable, new_digest
@@ -435,7 +435,8 @@ def complete(
     incomplete (its bytes already in their completed form, which a retry does not redo), so
     completing it again runs the hooks again: a failed hook is never hidden behind a completed
     upload. ``single_shot``: the upload's only chunk was committed without signals; send them now,
-    so a single shot that fails (and leaves nothing behind) is never announced.
+    so a single shot that fails (and leaves nothing behind) is never announced. A tus partial
+    upload's completion is not announced at all (``concatenation.py``): its final upload's is.
     """
     if upload.parallel and not upload.checksum:
         check_writable(upload)
@@ -460,9 +461,12 @@ def complete(
             _mark_complete(upload, token)
             if single_shot:
                 announce_chunk(upload, ContentRange.whole(upload.offset), created=True)
-            signals.upload_completed.send(sender=type(upload), upload=upload)
-            if on_complete is not None:
-                on_complete(upload)
+            # A tus partial upload is a piece of a file to come, not a user's file: its final
+            # upload announces the file (``concatenation.py``).
+            if upload.concatenation != Concatenation.PARTIAL:
+                signals.upload_completed.send(sender=type(upload), upload=upload)
+                if on_complete is not None:
+                    on_complete(upload)
     except BaseException:
         _release(upload, token)
         _forget_completion(upload)

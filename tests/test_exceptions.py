@@ -37,6 +37,20 @@ CASES: list[tuple[exceptions.UploadError, int, str, str, dict[str, Any]]] = [
         {"missing": [[5, 9], [20, 29]]},
     ),
     (
+        exceptions.PartialUploadNotFound("/api/tus/x/"),
+        404,
+        "partial_upload_not_found",
+        "No such partial upload: /api/tus/x/",
+        {},
+    ),
+    (
+        exceptions.ConcatenationRefused("/api/tus/x/ is not a partial upload"),
+        400,
+        "concatenation_refused",
+        "/api/tus/x/ is not a partial upload",
+        {},
+    ),
+    (
         exceptions.PartLayoutRefused("This server's store (X) does not take parallel uploads"),
         400,
         "part_layout_refused",

@@ -62,7 +62,8 @@ def test_options_announces_the_server() -> None:
     assert response["Tus-Version"] == "1.0.0"
     extensions = response["Tus-Extension"].split(",")
     assert "creation" in extensions and "checksum" in extensions
-    assert "concatenation" not in extensions
+    assert "concatenation" in extensions
+    assert "concatenation-unfinished" not in extensions
     assert "sha1" in response["Tus-Checksum-Algorithm"].split(",")
     assert "Tus-Max-Size" not in response
 
@@ -165,7 +166,8 @@ def test_empty_upload_completes_at_creation(api: APIClient) -> None:
         {"HTTP_UPLOAD_LENGTH": "10", "HTTP_UPLOAD_METADATA": "filename not-base64!"},
         {"HTTP_UPLOAD_LENGTH": "10", "HTTP_UPLOAD_METADATA": "a YQ==,a YQ=="},
         {"HTTP_UPLOAD_LENGTH": "10", "HTTP_UPLOAD_METADATA": "a b c"},
-        {"HTTP_UPLOAD_LENGTH": "10", "HTTP_UPLOAD_CONCAT": "partial"},
+        {"HTTP_UPLOAD_LENGTH": "10", "HTTP_UPLOAD_CONCAT": "partial;"},
+        {"HTTP_UPLOAD_CONCAT": "partial"},
     ],
 )
 def test_bad_creation_headers_get_400(api: APIClient, headers: dict[str, str]) -> None:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import posixpath
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from django.core.files.storage import FileSystemStorage, Storage
@@ -32,8 +33,10 @@ from ..conf import conf
 from ..exceptions import StoredBytesMissing
 
 __all__ = [
+    "AdoptedRange",
     "ChunkStore",
     "ChunkWriter",
+    "PartialBytes",
     "StoreBusy",
     "StoreState",
     "StoredBytesMissing",
@@ -47,6 +50,28 @@ __all__ = [
 
 # JSON-serializable, stored in ``AbstractChunkedUpload.store_state``; ``None`` for stateless stores.
 StoreState = dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class PartialBytes:
+    """A completed upload's bytes to become the range ``[start, start + length)`` of another
+    upload (tus concatenation): its completed file ``name`` and, when known, their CRC-32C."""
+
+    start: int
+    length: int
+    name: str
+    crc: int | None = None
+
+
+@dataclass(frozen=True)
+class AdoptedRange:
+    """A range of an upload made of other uploads' bytes: the store's ``record`` of it (as for
+    a chunk of a parallel upload) and, when known, the CRC-32C of its bytes."""
+
+    start: int
+    length: int
+    record: Any
+    crc: int | None = None
 
 
 class StoreBusy(Exception):
@@ -129,6 +154,28 @@ class ChunkStore(ABC):
         """The state under which ``open_reader``, ``finalize`` and ``discard`` see the stored
         parts (``[start, length, record]``, in order, covering the file) as one file."""
         return None
+
+    # -- tus concatenation (``concatenation.py``): completed uploads' bytes as ranges -------
+
+    def begin_adoption(self, name: str, total: int) -> StoreState:
+        """Prepare the upload ``name`` (``total`` bytes, in parallel mode) to be made of other
+        uploads' bytes; the state returned is recorded with it."""
+        return None
+
+    def adopt_part(self, name: str, state: StoreState, source: PartialBytes) -> Any:
+        """Make ``source``'s bytes the range ``[source.start, source.start + source.length)``
+        of the upload ``name``; return its record (as ``open_part_writer``'s ``finish()``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot adopt other uploads' bytes")
+
+    def adopt_parts(
+        self, name: str, state: StoreState, sources: Sequence[PartialBytes]
+    ) -> Iterator[AdoptedRange]:
+        """Adopt ``sources`` (in order, covering the upload) as ranges of ``name``, yielding each
+        range once its bytes are in place. One range per source here; a store whose parts obey
+        rules of their own (S3's 5 MiB minimum) may cut them otherwise."""
+        for source in sources:
+            record = self.adopt_part(name, state, source)
+            yield AdoptedRange(source.start, source.length, record, source.crc)
 
     def discard(self, name: str, state: StoreState = None) -> None:
         """Remove the bytes (complete or not); a missing object is not an error."""

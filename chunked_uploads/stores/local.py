@@ -24,6 +24,7 @@ from ..conf import conf
 from . import (
     ChunkStore,
     ChunkWriter,
+    PartialBytes,
     StoreBusy,
     StoredBytesMissing,
     StoreState,
@@ -31,6 +32,10 @@ from . import (
 )
 
 _LINK_ATTEMPTS = 10
+_COPY_SIZE = 8 * 1024 * 1024
+# ``copy_file_range`` refused (another file system on older kernels, a file system without it):
+# copy through this process instead.
+_NO_COPY_RANGE = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP})
 
 
 class _LocalWriter:
@@ -87,6 +92,31 @@ class _RangeWriter(_LocalWriter):
         while view:
             written = os.pwrite(self._fd, view, self._position)
             self._position += written
+            view = view[written:]
+
+
+def _copy_range(source: int, target: int, start: int, length: int, name: str) -> None:
+    """Copy ``length`` bytes from the start of ``source`` to ``target`` at ``start``."""
+    done = 0
+    copy_file_range = getattr(os, "copy_file_range", None)
+    while done < length and copy_file_range is not None:
+        try:
+            copied = copy_file_range(source, target, length - done, done, start + done)
+        except OSError as error:
+            if error.errno not in _NO_COPY_RANGE:
+                raise
+            break
+        if not copied:
+            raise StoredBytesMissing(name)  # the partial's file is shorter than its length
+        done += copied
+    while done < length:
+        block = os.pread(source, min(_COPY_SIZE, length - done), done)
+        if not block:
+            raise StoredBytesMissing(name)
+        view = memoryview(block)
+        while view:
+            written = os.pwrite(target, view, start + done)
+            done += written
             view = view[written:]
 
 
@@ -148,6 +178,19 @@ class LocalFileStore(ChunkStore):
     def open_reader(self, name: str, state: StoreState = None) -> IO[bytes]:
         reader: IO[bytes] = self.storage.open(name, "rb")
         return reader
+
+    def adopt_part(self, name: str, state: StoreState, source: PartialBytes) -> None:
+        """Copy the partial's file into this upload's file at its offset: ``copy_file_range``
+        (the kernel copies, or shares the blocks on file systems that can), else a plain copy."""
+        with (
+            self.storage.open(source.name, "rb") as partial,
+            self.storage.open(name, "r+b") as file,
+        ):
+            source_fd = cast(IO[bytes], partial.file).fileno()
+            target_fd = cast(IO[bytes], file.file).fileno()
+            _copy_range(source_fd, target_fd, source.start, source.length, source.name)
+            if conf.fsync:
+                os.fsync(target_fd)
 
     def hand_off(self, name: str, target: Storage, target_name: str) -> str:
         """A hard link when ``target`` is a ``FileSystemStorage`` on the same file system (no byte

@@ -52,6 +52,7 @@ from . import (
     is_s3_storage,
     s3_key,
 )
+from .s3_adoption import S3Adoption
 from .s3_parts import S3Parts
 
 try:
@@ -129,7 +130,7 @@ class _MultipartWriter:
         self._pending = bytearray()
 
 
-class S3MultipartStore(S3Parts, ChunkStore):
+class S3MultipartStore(S3Adoption, S3Parts, ChunkStore):
     """Native S3 multipart uploads; small chunks wait in a buffer object until a part is full."""
 
     can_read_in_progress = False

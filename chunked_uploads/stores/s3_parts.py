@@ -107,7 +107,13 @@ class S3Parts:
     ) -> StoreState:
         assembled = copy.deepcopy(state) or {}
         assembled["parts"] = [
-            [record["number"], record["etag"], length, record["checksums"]]
+            part
             for _, length, record in parts
+            for part in (
+                # a range adopted from other uploads (``s3_adoption.py``): the parts it made
+                record["parts"]
+                if "parts" in record
+                else [[record["number"], record["etag"], length, record["checksums"]]]
+            )
         ]
         return assembled

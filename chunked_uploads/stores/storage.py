@@ -25,7 +25,7 @@ from typing import IO, Any
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage
 
-from . import ChunkStore, ChunkWriter, StoredBytesMissing, StoreState
+from . import ChunkStore, ChunkWriter, PartialBytes, StoredBytesMissing, StoreState
 
 Part = tuple[int, int, str]  # start offset, length, storage name
 _READ_SIZE = 1024 * 1024
@@ -168,6 +168,13 @@ class StorageStore(ChunkStore):
     ) -> StoreState:
         # Objects of chunks never acknowledged are not listed: ``finalize`` deletes them.
         return _state([(start, length, str(record["name"])) for start, length, record in parts])
+
+    def adopt_part(self, name: str, state: StoreState, source: PartialBytes) -> dict[str, str]:
+        """The partial's completed object is the part itself: nothing is copied until completion
+        streams the parts into the final object (the partial's object goes with the partial)."""
+        if not self.storage.exists(source.name):
+            raise StoredBytesMissing(source.name)
+        return {"name": source.name}
 
     def open_reader(self, name: str, state: StoreState = None) -> IO[bytes]:
         return io.BufferedReader(_PartsReader(self.storage, _parts(state)), _READ_SIZE)

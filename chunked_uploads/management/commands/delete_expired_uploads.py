@@ -1,5 +1,7 @@
 """``manage.py delete_expired_uploads``: remove incomplete uploads whose expiry has passed.
 
+Unfinished means incomplete, or a tus partial upload that no final upload took (``concatenation.py``).
+
 drf-chunked-upload's name and arguments (``app.Model ...``, ``--interactive``, ``--keep-record``),
 plus ``--dry-run``. Bytes are removed with their records (see ``uploads.discard_file_on_delete``).
 """
@@ -14,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from ...conf import conf
-from ...models import AbstractChunkedUpload, UploadStatus
+from ...models import AbstractChunkedUpload, UploadStatus, unfinished_uploads
 from ...signals import upload_expired
 from ...stores import get_store
 
@@ -67,7 +69,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Processing uploads for model {model._meta.label}...")
         keep_record = options["keep_record"]
         expired = model._default_manager.filter(
-            status=UploadStatus.UPLOADING,
+            unfinished_uploads(),  # partial uploads no final upload took expire too
             created_at__lte=timezone.now() - conf.expiration_delta,
         )
         if keep_record:

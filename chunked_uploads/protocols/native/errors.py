@@ -89,6 +89,14 @@ ANSWERS: dict[type[e.UploadError], Answer] = {
         extra=lambda x: {"missing": [list(r) for r in x.missing]},
     ),
     e.PartLayoutRefused: Answer("part_layout_refused", lambda x: x.reason),
+    # tus concatenation's errors (the native protocol raises neither; a subclass of the view
+    # could): as the tus edge answers them.
+    e.PartialUploadNotFound: Answer(
+        "partial_upload_not_found",
+        lambda x: f"No such partial upload: {x.reference}",
+        status.HTTP_404_NOT_FOUND,
+    ),
+    e.ConcatenationRefused: Answer("concatenation_refused", lambda x: x.reason),
     e.UserRequired: Answer(
         "user_required", "Upload requires user authentication but user cannot be determined"
     ),

@@ -20,9 +20,9 @@ from ... import exceptions as e
 from .headers import (
     OFFSET_STREAM,
     TUS_VERSION,
+    FinalUploadPatched,
     InvalidTusHeader,
     UnsupportedContentType,
-    UnsupportedExtension,
     UnsupportedTusVersion,
 )
 
@@ -50,9 +50,6 @@ ANSWERS: dict[type[Exception], Answer] = {
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     ),
     InvalidTusHeader: Answer("invalid_header", lambda x: f"{x.header}: {x.reason}"),
-    UnsupportedExtension: Answer(
-        "unsupported_extension", lambda x: f"{x.header} is not supported by this server"
-    ),
     e.NoChunkSubmitted: Answer("no_chunk", "The request carries no body"),
     e.InvalidContentRange: Answer("invalid_header", "Upload-Offset or Content-Length is invalid"),
     e.RangeExceedsTotal: Answer(
@@ -135,6 +132,19 @@ ANSWERS: dict[type[Exception], Answer] = {
     ),
     e.UnreadableBody: Answer("unreadable_body", lambda x: x.reason),
     e.UploadNotFound: Answer("not_found", "No such upload", status.HTTP_404_NOT_FOUND),
+    # concatenation: another user's partial is answered as an unknown one (no information leak)
+    e.PartialUploadNotFound: Answer(
+        "partial_upload_not_found",
+        lambda x: f"No such partial upload: {x.reference}",
+        status.HTTP_404_NOT_FOUND,
+    ),
+    e.ConcatenationRefused: Answer("concatenation_refused", lambda x: x.reason),
+    e.PartLayoutRefused: Answer("part_layout_refused", lambda x: x.reason),
+    FinalUploadPatched: Answer(
+        "final_upload",
+        "A final upload is made of its partial uploads and takes no PATCH",
+        status.HTTP_403_FORBIDDEN,
+    ),
     e.UploadError: Answer("upload_error", lambda x: type(x).__name__),
 }
 
@@ -158,9 +168,9 @@ def is_tus_error(exc: Exception) -> bool:
         exc,
         (
             e.UploadError,
+            FinalUploadPatched,
             InvalidTusHeader,
             UnsupportedContentType,
-            UnsupportedExtension,
             UnsupportedTusVersion,
         ),
     )

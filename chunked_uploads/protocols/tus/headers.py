@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.http import http_date
@@ -17,13 +18,12 @@ from django.utils.http import http_date
 from ...bodies import clean_filename
 from ...chunk_digests import BodyDigests, expect_digest
 from ...exceptions import InvalidChunkDigest
-from ...models import AbstractChunkedUpload, UploadStatus
+from ...models import AbstractChunkedUpload, Concatenation, UploadStatus
 from ...ranges import MAX_TOTAL
 from ...resumable_digests import is_resumable, new_digest
 
 TUS_VERSION = "1.0.0"
-# ``concatenation`` is planned: it will share one mechanism with the native protocol's parallel
-# chunks, so it is not announced until then.
+# ``concatenation-unfinished`` is not offered: a final upload's partials must be complete.
 EXTENSIONS = (
     "creation",
     "creation-with-upload",
@@ -31,6 +31,7 @@ EXTENSIONS = (
     "termination",
     "checksum",
     "expiration",
+    "concatenation",
 )
 # ``Upload-Checksum`` algorithm names (tus: sha1 is required) -> hashlib names.
 CHECKSUM_ALGORITHMS = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "sha512": "sha512"}
@@ -39,6 +40,7 @@ REPR_DIGEST_NAMES = {"sha256": "sha-256", "sha512": "sha-512", "md5": "md5", "sh
 OFFSET_STREAM = "application/offset+octet-stream"
 _METADATA_KEY = re.compile(r"[!-+\--~]+", re.ASCII)  # visible ASCII but the comma
 _INTEGER = re.compile(r"[0-9]{1,19}", re.ASCII)
+_CONCAT_URL = re.compile(r"[!-~]{1,2048}", re.ASCII)  # visible ASCII, no space: one URL
 
 
 class InvalidTusHeader(Exception):
@@ -57,12 +59,16 @@ class UnsupportedContentType(Exception):
     """A ``PATCH`` (or a creation with a body) that is not ``application/offset+octet-stream``."""
 
 
-class UnsupportedExtension(Exception):
-    """The request uses a tus extension this server does not offer (yet)."""
+class FinalUploadPatched(Exception):
+    """A ``PATCH`` to a final upload, whose bytes are its partial uploads' (tus: 403)."""
 
-    def __init__(self, header: str) -> None:
-        super().__init__(header)
-        self.header = header
+
+@dataclass(frozen=True)
+class UploadConcat:
+    """``Upload-Concat``: ``partial``, or ``final;<url> <url> ...`` (``urls`` in order)."""
+
+    final: bool
+    urls: tuple[str, ...] = ()
 
 
 def header(meta: Mapping[str, Any], name: str) -> str | None:
@@ -95,6 +101,30 @@ def upload_length(meta: Mapping[str, Any]) -> int | None:
     if (length is None) == (defer is None):
         raise InvalidTusHeader("Upload-Length", "send either Upload-Length or Upload-Defer-Length")
     return length
+
+
+def upload_concat(meta: Mapping[str, Any], max_partials: int) -> UploadConcat | None:
+    """``Upload-Concat`` parsed strictly: ``partial``, or ``final;`` and one to ``max_partials``
+    distinct URLs separated by spaces; ``None`` if absent."""
+    value = header(meta, "Upload-Concat")
+    if value is None:
+        return None
+    value = value.strip()
+    if value == "partial":
+        return UploadConcat(final=False)
+    kind, separator, listed = value.partition(";")
+    urls = tuple(listed.split(" "))
+    if kind != "final" or not separator or not all(_CONCAT_URL.fullmatch(u) for u in urls):
+        raise InvalidTusHeader(
+            "Upload-Concat", "must be 'partial' or 'final;' and URLs separated by one space"
+        )
+    if len(urls) > max_partials:
+        raise InvalidTusHeader(
+            "Upload-Concat", f"lists {len(urls)} partial uploads, more than {max_partials}"
+        )
+    if len(set(urls)) != len(urls):
+        raise InvalidTusHeader("Upload-Concat", "lists a partial upload more than once")
+    return UploadConcat(final=True, urls=urls)
 
 
 def parse_metadata(value: str | None) -> dict[str, bytes]:
@@ -156,9 +186,14 @@ def expires(upload: AbstractChunkedUpload) -> dict[str, str]:
     return {"Upload-Expires": http_date(upload.expires_at.timestamp())}
 
 
-def upload_state(upload: AbstractChunkedUpload) -> dict[str, str]:
-    """The headers of a ``HEAD``: offset, length, metadata as sent, expiry, digest when done."""
+def upload_state(upload: AbstractChunkedUpload, partial_urls: Sequence[str] = ()) -> dict[str, str]:
+    """The headers of a ``HEAD``: offset, length, metadata as sent, expiry, digest when done;
+    ``Upload-Concat`` for a partial or final upload (``partial_urls``: a final upload's partials)."""
     headers = {"Upload-Offset": str(upload.offset), **expires(upload)}
+    if upload.concatenation == Concatenation.PARTIAL:
+        headers["Upload-Concat"] = "partial"
+    elif upload.concatenation == Concatenation.FINAL:
+        headers["Upload-Concat"] = "final;" + " ".join(partial_urls)
     if upload.size is None:
         headers["Upload-Defer-Length"] = "1"
     else:

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import connections, transaction
+from django.urls import Resolver404, get_script_prefix, resolve
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ... import chunks, exceptions, uploads
+from ... import chunks, concatenation, exceptions, uploads
 from ...bodies import content_length
 from ...bodies.raw import RawBody
 from ...bodies.requests import body_stream
 from ...chunk_digests import DigestingStream
 from ...conf import conf
-from ...models import AbstractChunkedUpload, UploadStatus
+from ...models import AbstractChunkedUpload, Concatenation, UploadStatus
 from ...ranges import ContentRange
 from ..native.parsers import UnreadBodyParser
 from ..native.views import ChunkedUploadViewSet
@@ -63,10 +65,12 @@ class TusUploadViewSet(ChunkedUploadViewSet):
     # -- actions -----------------------------------------------------------------------------
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Create an upload (``creation``), with its first bytes if the body has some."""
+        """Create an upload (``creation``), with its first bytes if the body has some; a partial
+        upload, or a final one made of partials (``concatenation``)."""
         meta = request.META
-        if tus.header(meta, "Upload-Concat") is not None:
-            raise tus.UnsupportedExtension("Upload-Concat")
+        concat = tus.upload_concat(meta, conf.max_concat_partials)
+        if concat is not None and concat.final:
+            return self.create_final(request, concat.urls)
         length = tus.upload_length(meta)
         raw_metadata = tus.header(meta, "Upload-Metadata") or ""
         metadata = tus.parse_metadata(raw_metadata)
@@ -80,7 +84,10 @@ class TusUploadViewSet(ChunkedUploadViewSet):
             partial(self.get_owner_fields, request),
             user=getattr(request, "user", None),
             user_field=self.user_field_name,
-            fields={"tus_metadata": raw_metadata},
+            fields={
+                "tus_metadata": raw_metadata,
+                "concatenation": Concatenation.NONE if concat is None else Concatenation.PARTIAL,
+            },
         )
         upload = self.receive(
             request, target, byte_range, max_bytes, tus.metadata_filename(metadata)
@@ -92,10 +99,65 @@ class TusUploadViewSet(ChunkedUploadViewSet):
             response_headers["Upload-Offset"] = str(upload.offset)
         return Response(status=status.HTTP_201_CREATED, headers=response_headers)
 
+    def create_final(self, request: Request, urls: tuple[str, ...]) -> Response:
+        """Create a final upload of the partial uploads ``urls`` names, complete at once: their
+        bytes become its bytes (``concatenation.py``); the partials are deleted."""
+        meta = request.META
+        if tus.header(meta, "Upload-Length") or tus.header(meta, "Upload-Defer-Length"):
+            raise tus.InvalidTusHeader(
+                "Upload-Length", "a final upload's length is its partial uploads' sum: send none"
+            )
+        if content_length(meta):
+            raise tus.InvalidTusHeader("Upload-Concat", "a final upload takes no body")
+        raw_metadata = tus.header(meta, "Upload-Metadata") or ""
+        metadata = tus.parse_metadata(raw_metadata)
+        upload = concatenation.concatenate(
+            self.get_queryset(),
+            [(url, self.partial_id(request, url)) for url in urls],
+            self.get_owner_fields(request),
+            filename=tus.metadata_filename(metadata),
+            fields={"tus_metadata": raw_metadata},
+            max_bytes=self.get_max_bytes(request),
+            on_complete=partial(self.on_completion, request=request),
+        )
+        location = self.reverse_action("detail", args=[upload.pk])
+        return Response(status=status.HTTP_201_CREATED, headers={"Location": location})
+
+    def partial_id(self, request: Request, url: str) -> str:
+        """The id of the upload at ``url``, absolute or a path, which must be an upload URL of
+        this view on this host (a final upload takes no other server's or view's uploads)."""
+        parts = urlsplit(url)
+        foreign = parts.scheme or parts.netloc
+        if foreign and (
+            parts.scheme not in ("http", "https")
+            or parts.netloc.lower() != request.get_host().lower()
+        ):
+            raise tus.InvalidTusHeader(
+                "Upload-Concat", f"{url} is not an upload URL of this server"
+            )
+        prefix, path = get_script_prefix(), parts.path
+        if path.startswith(prefix):
+            path = "/" + path[len(prefix) :]
+        try:
+            match = resolve(path)
+        except Resolver404:
+            match = None
+        lookup = self.lookup_url_kwarg or self.lookup_field
+        if parts.query or parts.fragment or match is None or lookup not in match.kwargs:
+            raise tus.InvalidTusHeader(
+                "Upload-Concat", f"{url} is not an upload URL of this server"
+            )
+        if getattr(match.func, "cls", None) is not type(self):
+            raise tus.InvalidTusHeader(
+                "Upload-Concat", f"{url} is not an upload URL of this server"
+            )
+        return str(match.kwargs[lookup])
+
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The upload's offset, length, metadata and expiry (``HEAD``)."""
         upload = self.complete_if_done(self.get_object(), request)
-        return Response(status=status.HTTP_200_OK, headers=tus.upload_state(upload))
+        urls = [self.reverse_action("detail", args=[pk]) for pk in upload.concat_partials or ()]
+        return Response(status=status.HTTP_200_OK, headers=tus.upload_state(upload, urls))
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Append the body at ``Upload-Offset`` (``PATCH``)."""
@@ -105,6 +167,8 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         if offset is None:
             raise tus.InvalidTusHeader("Upload-Offset", "is required")
         upload = self.get_object()
+        if upload.concatenation == Concatenation.FINAL:
+            raise tus.FinalUploadPatched()
         total = self.declared_length(request, upload)
         max_bytes = self.get_max_bytes(request)
         length = self.body_length(request, required=True)

@@ -1,0 +1,227 @@
+"""tus concatenation without HTTP: a *final* upload made of completed *partial* uploads.
+
+A partial upload is an ordinary upload marked ``Concatenation.PARTIAL``: its bytes arrive as any
+upload's, and its completion makes its file but is not announced (no ``upload_completed``, no
+completion hook: it is a piece of a file, not a user's file). ``concatenate()`` makes the final
+upload on the mechanism of parallel uploads (``parts.py``): an upload in parallel mode of the
+partials' total size whose stored ranges are the partials' bytes, which each store adopts
+(``ChunkStore.adopt_parts``: the local store copies them into place, a Django storage keeps the
+partials' objects as the parts, S3 copies them into parts of a multipart upload). Each adopted
+range is acknowledged with the same conditional ``UPDATE`` as a chunk of a parallel upload, then
+the final upload completes as any upload does (``uploads.complete()``: the whole file's digest
+from the partials' CRC-32Cs or the prefix catching up, the completed file, ``upload_completed``
+and the hook, once).
+
+Partials are single-use. The final upload first *claims* them, in one transaction: one
+conditional ``UPDATE ... SET concatenated_into = F WHERE pk IN (...) AND concatenated_into IS
+NULL``, which must change every row, so of two final uploads naming the same partial one wins and
+the other is refused before it touches a byte. Once the final upload is complete, its partials
+(records and bytes) are deleted. If anything fails before that, the final upload is deleted and
+its claim released: the partials are as they were, and a client may send the final upload again.
+A claim held by a final upload that no longer exists (its request was killed and the upload
+since deleted) counts for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import router, transaction
+from django.db.models import Q, QuerySet
+
+from . import exceptions, parts, uploads
+from .combinable_checksums import is_combinable
+from .conf import conf
+from .models import AbstractChunkedUpload, Concatenation, UploadStatus
+from .ranges import ContentRange
+from .resumable_digests import is_resumable
+from .stores import ChunkStore, PartialBytes, get_store
+
+Upload = TypeVar("Upload", bound=AbstractChunkedUpload)
+
+
+def concatenate(
+    queryset: QuerySet[Upload],
+    references: Sequence[tuple[str, Any]],
+    owner: Mapping[str, Any],
+    *,
+    filename: str | None = None,
+    fields: Mapping[str, Any] | None = None,
+    max_bytes: int | None = None,
+    on_complete: Callable[[Upload], Any] | None = None,
+) -> Upload:
+    """Make and complete the final upload of the partials ``references`` names (``(reference,
+    pk)`` pairs, in order; the reference is how errors name a partial), looked up in
+    ``queryset`` (the caller's uploads), owned as ``owner`` says."""
+    if len(references) > conf.max_concat_partials:
+        raise exceptions.ConcatenationRefused(
+            f"A final upload takes at most {conf.max_concat_partials} partial uploads"
+        )
+    partials = _partials(queryset, references, owner)
+    size = sum(partial.size or 0 for partial in partials)
+    if max_bytes is not None and size > max_bytes:
+        raise exceptions.SizeLimitExceeded(max_bytes)
+    store = get_store()
+    final = _create(queryset.model, partials, owner, filename, fields or {}, store)
+    try:
+        _claim(final, partials)
+        _adopt(final, partials, store)
+        uploads.complete(final, None, on_complete=on_complete)
+    except BaseException:
+        _release(final)
+        uploads.delete_upload(final)
+        raise
+    for partial in partials:
+        uploads.delete_upload(partial)
+    return final
+
+
+def _partials(
+    queryset: QuerySet[Upload], references: Sequence[tuple[str, Any]], owner: Mapping[str, Any]
+) -> list[Upload]:
+    """The partial uploads, in order, each checked fit to be concatenated."""
+    pks = [_pk(queryset.model, reference, pk) for reference, pk in references]
+    if len(set(pks)) != len(pks):
+        raise exceptions.ConcatenationRefused("A final upload lists each partial upload once")
+    found = {str(upload.pk): upload for upload in queryset.filter(pk__in=pks)}
+    partials = []
+    for (reference, _), pk in zip(references, pks, strict=True):
+        partial = found.get(pk)
+        if partial is None or not _owned(partial, owner):
+            raise exceptions.PartialUploadNotFound(reference)
+        _check(partial, reference)
+        partials.append(partial)
+    return partials
+
+
+def _pk(model: type[AbstractChunkedUpload], reference: str, value: Any) -> str:
+    """``value`` as the model's primary key; one that cannot be is no upload's."""
+    try:
+        return str(model._meta.pk.to_python(value))
+    except ValidationError:
+        raise exceptions.PartialUploadNotFound(reference) from None
+
+
+def _owned(upload: AbstractChunkedUpload, owner: Mapping[str, Any]) -> bool:
+    for name, value in owner.items():
+        attname = getattr(upload._meta.get_field(name), "attname", name)
+        if getattr(upload, attname) != getattr(value, "pk", value):
+            return False
+    return True
+
+
+def _check(partial: AbstractChunkedUpload, reference: str) -> None:
+    if partial.concatenation != Concatenation.PARTIAL:
+        raise exceptions.ConcatenationRefused(f"{reference} is not a partial upload")
+    if partial.expired:
+        raise exceptions.ConcatenationRefused(f"{reference} has expired")
+    if partial.status != UploadStatus.COMPLETE:
+        raise exceptions.ConcatenationRefused(
+            f"{reference} is unfinished ({partial.offset} of {partial.size} bytes): "
+            "finish the partial uploads first"
+        )
+    if is_combinable(conf.checksum) and partial.checksum_algorithm != conf.checksum:
+        raise exceptions.ConcatenationRefused(
+            f"{reference} was uploaded with another checksum ({partial.checksum_algorithm})"
+        )
+
+
+def _create(
+    model: type[Upload],
+    partials: Sequence[AbstractChunkedUpload],
+    owner: Mapping[str, Any],
+    filename: str | None,
+    fields: Mapping[str, Any],
+    store: ChunkStore,
+) -> Upload:
+    final = model(
+        size=sum(partial.size or 0 for partial in partials),
+        checksum_algorithm=conf.checksum,
+        parallel=True,
+        parts=parts.empty_parts(),
+        concatenation=Concatenation.FINAL,
+        concat_partials=[str(partial.pk) for partial in partials],
+        **owner,
+        **fields,
+    )
+    final.filename = filename or str(final.pk)
+    final.save(force_insert=True)
+    try:
+        field: Any = final._meta.get_field("file")
+        final.file.name = store.create(field.generate_filename(final, final.filename))
+        final.store_state = store.begin_adoption(final.file.name, final.size or 0)
+        type(final)._default_manager.filter(pk=final.pk).update(
+            file=final.file.name, store_state=final.store_state
+        )
+    except BaseException:
+        uploads.delete_upload(final)
+        raise
+    return final
+
+
+def _claim(final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUpload]) -> None:
+    """Mark the partials taken by ``final``, all or none (``ConcatenationRefused``)."""
+    manager = type(final)._default_manager
+    held = {p.concatenated_into for p in partials if p.concatenated_into is not None}
+    alive = set(manager.filter(pk__in=held).values_list("pk", flat=True)) if held else set()
+    free = Q(concatenated_into__isnull=True) | Q(concatenated_into__in=held - alive)
+    pks = [partial.pk for partial in partials]
+    with transaction.atomic(using=router.db_for_write(type(final), instance=final)):
+        claimed = (
+            manager.filter(pk__in=pks, concatenation=Concatenation.PARTIAL)
+            .filter(free)
+            .update(concatenated_into=final.pk)
+        )
+        if claimed != len(pks):
+            # Roll the rows claimed back: another final upload took one of them first.
+            raise exceptions.ConcatenationRefused(
+                "A partial upload of this final upload was taken by another final upload"
+            )
+
+
+def _release(final: AbstractChunkedUpload) -> None:
+    type(final)._default_manager.filter(concatenated_into=final.pk).update(concatenated_into=None)
+
+
+def _adopt(
+    final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUpload], store: ChunkStore
+) -> None:
+    """Make the partials' bytes the final upload's stored ranges, each acknowledged as a chunk."""
+    sources, start = [], 0
+    for partial in partials:
+        if partial.size:
+            name = uploads.stored_name(partial)
+            sources.append(PartialBytes(start, partial.size, name, _crc(partial)))
+        start += partial.size or 0
+    prefix = _prefix_digest(final, partials)
+    name = uploads.stored_name(final)
+    for adopted in store.adopt_parts(name, final.store_state, sources):
+        byte_range = ContentRange(adopted.start, adopted.start + adopted.length - 1, final.size)
+        token = parts.reserve(final, byte_range)
+        fields: dict[str, Any] = {}
+        if prefix is not None and adopted.start == 0 and adopted.length == partials[0].size:
+            # The first partial's running digest is the final upload's prefix digest: the bytes
+            # before the second partial need not be read back.
+            fields = {"offset": adopted.length, "digest_state": prefix}
+        parts.acknowledge(final, token, byte_range, adopted.record, adopted.crc, **fields)
+
+
+def _crc(partial: AbstractChunkedUpload) -> int | None:
+    """The partial's CRC-32C (its recorded checksum), when that is its checksum."""
+    if is_combinable(partial.checksum_algorithm) and partial.checksum:
+        return int(partial.checksum, 16)
+    return None
+
+
+def _prefix_digest(
+    final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUpload]
+) -> bytes | None:
+    algorithm = final.checksum_algorithm
+    first = partials[0] if partials else None
+    if first is None or not first.size or first.checksum_algorithm != algorithm:
+        return None
+    if not is_resumable(algorithm) or is_combinable(algorithm) or first.digest_state is None:
+        return None
+    return bytes(first.digest_state)
