@@ -71,6 +71,10 @@ BAD = [
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 4096, "chunked_uploads.E014"),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 8.0 * 2**20, "chunked_uploads.E014"),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", True, "chunked_uploads.E014"),
+    (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", 0, "chunked_uploads.E015"),
+    (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", 10_001, "chunked_uploads.E015"),
+    (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", None, "chunked_uploads.E015"),
+    (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", True, "chunked_uploads.E015"),
 ]
 
 GOOD = [
@@ -92,6 +96,8 @@ GOOD = [
     (checks.check_lease, "LEASE_SECONDS", 0.5),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", None),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 2**20),
+    (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", 1),
+    (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", 10_000),
 ]
 
 

@@ -11,6 +11,8 @@ The tests skip when ``node``/``npm`` are missing.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -96,6 +98,10 @@ def settled_offset(server: servers.LiveServer, url: str) -> int:
     raise AssertionError("the offset never settled")
 
 
+def b64_md5(content: bytes) -> str:
+    return base64.b64encode(hashlib.md5(content).digest()).decode()
+
+
 def make_file(tmp_path: Path, size: int) -> tuple[Path, bytes]:
     content = os.urandom(size)
     path = tmp_path / "tus file.bin"
@@ -148,16 +154,26 @@ def test_aborted_at_forty_percent_resumes_from_the_stored_url(
     assert server.stored_bytes(upload_id(url)) == content
 
 
-@pytest.mark.xfail(strict=True, reason="tus concatenation: issue 16's shared mechanism")
 def test_parallel_uploads_concatenate(
     tusjs: Path, server: servers.LiveServer, tmp_path: Path
 ) -> None:
     path, content = make_file(tmp_path, 8 * MiB + 3)
     events = run_client(tusjs, server, file=str(path), parallelUploads=4)
     creations = [e for e in events if e["event"] == "request" and e["method"] == "POST"]
-    assert [e["concat"] for e in creations][:4] == ["partial"] * 4
-    assert creations[-1]["concat"].startswith("final;")
+    assert [e["concat"] for e in creations] == ["partial"] * 4 + [creations[-1]["concat"]]
+    # The final upload names the partials by the absolute URLs of their Locations, in order.
+    partial_urls = creations[-1]["concat"].removeprefix("final;").split(" ")
+    assert len(partial_urls) == 4 and all(u.startswith(server.url + TUS_URL) for u in partial_urls)
+    patched = {e["url"] for e in events if e["event"] == "request" and e["method"] == "PATCH"}
+    assert patched == set(partial_urls)
     assert events[-1]["event"] == "success"
     url = events[-1]["url"]
-    assert head(server, url).headers["upload-offset"] == str(len(content))
+    response = head(server, url)
+    assert response.headers["upload-offset"] == response.headers["upload-length"]
+    assert response.headers["upload-length"] == str(len(content))
+    assert response.headers["upload-concat"] == creations[-1]["concat"]
+    assert response.headers["repr-digest"] == "md5=:" + b64_md5(content) + ":"
     assert server.stored_bytes(upload_id(url)) == content
+    for partial in partial_urls:  # used up by the final upload
+        gone = httpx.head(partial, headers={**server.headers, **TUS})
+        assert gone.status_code == 404

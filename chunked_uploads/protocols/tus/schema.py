@@ -115,9 +115,20 @@ class TusUploadSchema(AutoSchema):
     def get_response_serializers(self) -> Any:
         per_action: dict[str, dict[int, Any]] = {
             "create": {
-                201: OpenApiResponse(description="Created; `Location` is the upload's URL."),
-                400: _error("Missing, malformed or contradicting headers; nothing was created."),
+                201: OpenApiResponse(
+                    description="Created; `Location` is the upload's URL. A final upload "
+                    "(`Upload-Concat: final;...`) is complete at once."
+                ),
+                400: _error(
+                    "Missing, malformed or contradicting headers (`invalid_header`), or partial "
+                    "uploads a final upload cannot take (`concatenation_refused`: not partial, "
+                    "unfinished, expired, taken by another final upload); nothing was created."
+                ),
                 **COMMON,
+                404: _error(
+                    "`partial_upload_not_found`: a final upload names an unknown partial upload, "
+                    "or one the caller may not see."
+                ),
                 **TOO_LARGE,
                 **WRONG_TYPE,
                 460: _error("`checksum_mismatch`: the body's `Upload-Checksum` does not match."),
@@ -134,6 +145,10 @@ class TusUploadSchema(AutoSchema):
                 400: _error("Missing or malformed `Upload-Offset`, a bad `Upload-Checksum`."),
                 409: _error("`offset_mismatch`: `Upload-Offset` is not the upload's offset."),
                 **COMMON,
+                403: _error(
+                    "`final_upload`: a final upload takes no `PATCH`; or not allowed by the "
+                    "view's permissions, or an anonymous caller (`user_required`)."
+                ),
                 **NOT_FOUND,
                 **GONE,
                 **BUSY,
@@ -162,6 +177,13 @@ ACTION_PARAMETERS: dict[str, list[Any]] = {
         _header("Upload-Length", "The file's size in bytes.", pattern=DIGITS),
         _header("Upload-Defer-Length", "`1`: the size is sent later.", enum=["1"]),
         _header("Upload-Metadata", "Comma-separated `key base64value` pairs, kept as sent."),
+        _header(
+            "Upload-Concat",
+            "`partial`: a piece of a file to come (tus concatenation); `final;<url> <url> ...`: "
+            "the file made of those complete partial uploads (their URLs, absolute or paths, "
+            "separated by one space, in order; no `Upload-Length` and no body).",
+            pattern=r"^(partial|final;\S+( \S+)*)$",
+        ),
         CHECKSUM,
         _response_header("Location", [201], "The new upload's URL."),
         _response_header("Upload-Offset", [201], "Bytes stored, with a body."),
@@ -176,6 +198,9 @@ ACTION_PARAMETERS: dict[str, list[Any]] = {
         _response_header("Upload-Metadata", [200], "The metadata as sent at creation."),
         _response_header("Upload-Expires", [200], EXPIRES),
         _response_header("Repr-Digest", [200], "RFC 9530 digest of a completed upload."),
+        _response_header(
+            "Upload-Concat", [200], "`partial`, or `final;` and the URLs of its partial uploads."
+        ),
     ],
     "partial_update": [
         _header(
