@@ -19,7 +19,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from chunked_uploads import signals
+from chunked_uploads import concatenation, exceptions, signals
 from chunked_uploads.models import ChunkedUpload
 
 from .helpers import stored_bytes
@@ -336,3 +336,71 @@ def test_deleting_a_partial_before_the_final_upload(api: APIClient) -> None:
     response = final(api, urls)
     assert response.status_code == 404
     assert ChunkedUpload.objects.count() == 1
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_final_upload_of_empty_partials_is_empty(api: APIClient, store: Any) -> None:
+    with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
+        url, _ = concatenate(api, [b"", b""])
+        upload = upload_of(url)
+        assert (upload.status, upload.size) == ("complete", 0)
+        assert stored_bytes(upload) == b""
+    assert upload.checksum == hashlib.md5(b"").hexdigest()
+
+
+def test_without_copy_file_range_the_bytes_are_copied_by_the_process(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a platform without ``os.copy_file_range`` (macOS): the plain copy.
+    monkeypatch.delattr(os, "copy_file_range", raising=False)
+    pieces = [os.urandom(9 * 1024 * 1024 + 1), os.urandom(10)]
+    url, _ = concatenate(api, pieces)
+    assert stored_bytes(upload_of(url)) == b"".join(pieces)
+
+
+def test_a_partial_whose_file_is_short_is_refused_and_kept(api: APIClient) -> None:
+    urls = [new_partial(api, b"abc"), new_partial(api, b"defgh")]
+    partial = upload_of(urls[1])
+    with partial.file.storage.open(partial.file.name, "r+b") as file:
+        file.truncate(2)  # lost outside the app
+    response = final(api, urls)
+    assert response.status_code == 410
+    assert response.json()["code"] == "stored_bytes_missing"
+    assert not ChunkedUpload.objects.filter(concatenation="final").exists()
+    assert upload_of(urls[0]).concatenated_into is None
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_USER_RESTRICTED=False)
+def test_another_users_partial_is_refused_even_unrestricted(
+    api: APIClient, other_api: APIClient
+) -> None:
+    # Without USER_RESTRICTED every upload is visible, but a final upload is its owner's file:
+    # it takes only its owner's partials.
+    theirs = new_partial(other_api, b"def")
+    response = final(api, [new_partial(api, b"abc"), theirs])
+    assert response.status_code == 404
+    assert response.json()["code"] == "partial_upload_not_found"
+
+
+def test_partials_of_another_checksum_are_refused_for_crc32c(api: APIClient) -> None:
+    urls = [new_partial(api, b"abc")]
+    with override_settings(DRF_CHUNKED_UPLOAD_CHECKSUM="crc32c"):
+        urls.append(new_partial(api, b"def"))
+        response = final(api, urls)
+        assert response.status_code == 400
+        assert response.json()["detail"].endswith("was uploaded with another checksum (md5)")
+        assert final(api, urls[1:]).status_code == 201
+
+
+def test_the_core_checks_what_an_edge_might_not(user: Any) -> None:
+    """``concatenation.concatenate()`` refuses too many and repeated partials by itself."""
+    queryset = ChunkedUpload.objects.all()
+    owner = {"user": user}
+    same = [("a", uuid.uuid4())] * 2
+    with pytest.raises(exceptions.ConcatenationRefused, match="each partial upload once"):
+        concatenation.concatenate(queryset, same, owner)
+    with (
+        override_settings(DRF_CHUNKED_UPLOAD_MAX_CONCAT_PARTIALS=1),
+        pytest.raises(exceptions.ConcatenationRefused, match="at most 1 partial"),
+    ):
+        concatenation.concatenate(queryset, [("a", uuid.uuid4()), ("b", uuid.uuid4())], owner)

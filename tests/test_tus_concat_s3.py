@@ -127,3 +127,9 @@ def test_tiny_partials_make_one_part(bucket: Bucket, api: APIClient) -> None:
     upload, data = concatenate(api, bucket, [10, 0, 20])
     assert len(data) == 30
     assert [end - start for start, end, *_ in upload.parts["stored"]] == [30]
+
+
+def test_empty_partials_make_an_empty_object(bucket: Bucket, api: APIClient) -> None:
+    upload, data = concatenate(api, bucket, [0, 0])
+    assert data == b""
+    assert upload.parts["stored"] == []
