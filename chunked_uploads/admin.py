@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from . import exceptions, uploads
 from .conf import conf
-from .models import AbstractChunkedUpload, ChunkedUpload, UploadStatus
+from .models import AbstractChunkedUpload, ChunkedUpload, UploadStatus, unfinished_uploads
 
 
 class ExpiredFilter(admin.SimpleListFilter):
@@ -27,11 +27,11 @@ class ExpiredFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         cutoff = timezone.now() - conf.expiration_delta
-        expired = {"status": UploadStatus.UPLOADING, "created_at__lte": cutoff}
+        expired = unfinished_uploads() & Q(created_at__lte=cutoff)
         if self.value() == "yes":
-            return queryset.filter(**expired)
+            return queryset.filter(expired)
         if self.value() == "no":
-            return queryset.exclude(**expired)
+            return queryset.exclude(expired)
         return queryset
 
 
@@ -45,7 +45,7 @@ class ChunkedUploadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "expires_display",
         "completed_at",
     )
-    list_filter = ("status", ExpiredFilter, "created_at")
+    list_filter = ("status", ExpiredFilter, "concatenation", "created_at")
     search_fields = ("filename", "id")
     date_hierarchy = "created_at"
     readonly_fields = (
@@ -61,6 +61,8 @@ class ChunkedUploadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "checksum_algorithm",
         "checksum",
         "tus_metadata",
+        "concatenation",
+        "concatenated_into",
     )
     exclude = ("digest_state", "lease_token", "lease_expires_at")
 
@@ -109,7 +111,7 @@ class ChunkedUploadAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("expires"))
     def expires_display(self, obj: AbstractChunkedUpload) -> Any:
-        return obj.expires_at if obj.status == UploadStatus.UPLOADING else "-"
+        return obj.expires_at if obj.unfinished else "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

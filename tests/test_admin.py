@@ -68,6 +68,27 @@ def test_status_and_expired_filters(
     assert "half.bin" not in fresh and "whole.bin" in fresh
 
 
+def test_complete_tus_partial_uploads_expire(admin_client: Client, api: Any) -> None:
+    """A tus partial upload waits for a final upload: it expires even once complete."""
+    metadata = "filename cGllY2UuYmlu"  # piece.bin
+    headers = {"HTTP_TUS_RESUMABLE": "1.0.0", "HTTP_UPLOAD_METADATA": metadata}
+    response = api.post(
+        "/api/tus/",
+        b"abc",
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_LENGTH="3",
+        HTTP_UPLOAD_CONCAT="partial",
+        **headers,
+    )
+    assert response.status_code == 201
+    assert ChunkedUpload.objects.get().status == "complete"
+    partials = admin_client.get(CHANGELIST, {"concatenation": "partial"}).content.decode()
+    assert "piece.bin" in partials
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        expired = admin_client.get(CHANGELIST, {"expired": "yes"}).content.decode()
+    assert "piece.bin" in expired
+
+
 def test_abort_removes_uploads_in_progress_and_their_bytes(
     admin_client: Client,
     partial: ChunkedUpload,
