@@ -133,3 +133,13 @@ def test_empty_partials_make_an_empty_object(bucket: Bucket, api: APIClient) -> 
     upload, data = concatenate(api, bucket, [0, 0])
     assert data == b""
     assert upload.parts["stored"] == []
+
+
+def test_more_than_ten_thousand_parts_are_refused() -> None:
+    from chunked_uploads.exceptions import PartLayoutRefused
+    from chunked_uploads.stores.s3_adoption import _next
+
+    numbers = iter(range(1, 3))
+    assert [_next(numbers), _next(numbers)] == [1, 2]
+    with pytest.raises(PartLayoutRefused, match="10,000 parts"):
+        _next(numbers)

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from ..combinable_checksums import Crc32cDigest, combine, is_combinable
+from ..exceptions import PartLayoutRefused
 from . import AdoptedRange, PartialBytes, StoredBytesMissing, StoreState
 
 MiB = 1024 * 1024
@@ -111,7 +112,7 @@ class S3Adoption:
                 Bucket=self.bucket,
                 Key=state["key"],
                 UploadId=state["upload_id"],
-                PartNumber=(number := next(numbers)),
+                PartNumber=(number := _next(numbers)),
                 CopySource={"Bucket": self.bucket, "Key": key},
                 CopySourceRange=f"bytes={begin}-{end - 1}",
             )
@@ -141,7 +142,7 @@ class S3Adoption:
 
     def _flushed(self, state: dict[str, Any], numbers: Iterator[int], run: _Run) -> AdoptedRange:
         """The run's bytes uploaded as one part (``UploadPart``)."""
-        number = next(numbers)
+        number = _next(numbers)
         response = self.client.upload_part(
             Bucket=self.bucket,
             Key=state["key"],
@@ -199,6 +200,15 @@ class _SourcesReader(io.RawIOBase):
             self._body.close()
             self._body = None
         super().close()
+
+
+def _next(numbers: Iterator[int]) -> int:
+    number = next(numbers, None)
+    if number is None:
+        raise PartLayoutRefused(
+            "On S3 a file takes at most 10,000 parts: use fewer partial uploads"
+        )
+    return number
 
 
 def _checksums(result: dict[str, Any]) -> dict[str, Any]:
