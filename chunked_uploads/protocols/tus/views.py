@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import connections, transaction
-from django.urls import Resolver404, get_script_prefix, resolve
+from django.urls import Resolver404, ResolverMatch, get_script_prefix, resolve
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -103,7 +103,9 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         """Create a final upload of the partial uploads ``urls`` names, complete at once: their
         bytes become its bytes (``concatenation.py``); the partials are deleted."""
         meta = request.META
-        if tus.header(meta, "Upload-Length") or tus.header(meta, "Upload-Defer-Length"):
+        if any(
+            tus.header(meta, name) is not None for name in ("Upload-Length", "Upload-Defer-Length")
+        ):
             raise tus.InvalidTusHeader(
                 "Upload-Length", "a final upload's length is its partial uploads' sum: send none"
             )
@@ -127,27 +129,14 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         """The id of the upload at ``url``, absolute or a path, which must be an upload URL of
         this view on this host (a final upload takes no other server's or view's uploads)."""
         parts = urlsplit(url)
-        foreign = parts.scheme or parts.netloc
-        if foreign and (
-            parts.scheme not in ("http", "https")
-            or parts.netloc.lower() != request.get_host().lower()
-        ):
-            raise tus.InvalidTusHeader(
-                "Upload-Concat", f"{url} is not an upload URL of this server"
-            )
-        prefix, path = get_script_prefix(), parts.path
-        if path.startswith(prefix):
-            path = "/" + path[len(prefix) :]
-        try:
-            match = resolve(path)
-        except Resolver404:
-            match = None
+        host = (
+            parts.scheme in ("http", "https") and parts.netloc.lower() == request.get_host().lower()
+        )
+        match = _resolve(parts.path) if not parts.query and not parts.fragment else None
         lookup = self.lookup_url_kwarg or self.lookup_field
-        if parts.query or parts.fragment or match is None or lookup not in match.kwargs:
-            raise tus.InvalidTusHeader(
-                "Upload-Concat", f"{url} is not an upload URL of this server"
-            )
-        if getattr(match.func, "cls", None) is not type(self):
+        foreign = bool(parts.scheme or parts.netloc) and not host
+        ours = match is not None and getattr(match.func, "cls", None) is type(self)
+        if foreign or match is None or not ours or lookup not in match.kwargs:
             raise tus.InvalidTusHeader(
                 "Upload-Concat", f"{url} is not an upload URL of this server"
             )
@@ -304,3 +293,14 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Tus-Resumable"] = tus.TUS_VERSION
         return response
+
+
+def _resolve(path: str) -> ResolverMatch | None:
+    """The route of ``path`` (a URL's path, script prefix included), or ``None``."""
+    prefix = get_script_prefix()
+    if path.startswith(prefix):
+        path = "/" + path[len(prefix) :]
+    try:
+        return resolve(path)
+    except Resolver404:
+        return None
