@@ -69,9 +69,11 @@ def concatenate(
         _claim(final, partials)
         _adopt(final, partials, store)
         uploads.complete(final, None, on_complete=on_complete)
-    except BaseException:
+    except BaseException as error:
         _release(final)
         uploads.delete_upload(final)
+        if isinstance(error, FileNotFoundError):  # a partial's bytes went meanwhile (deleted)
+            raise exceptions.StoredBytesMissing() from error
         raise
     for partial in partials:
         uploads.delete_upload(partial)

@@ -404,3 +404,15 @@ def test_the_core_checks_what_an_edge_might_not(user: Any) -> None:
         pytest.raises(exceptions.ConcatenationRefused, match="at most 1 partial"),
     ):
         concatenation.concatenate(queryset, [("a", uuid.uuid4()), ("b", uuid.uuid4())], owner)
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_partial_file_gone_is_410(api: APIClient, store: Any) -> None:
+    with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
+        urls = [new_partial(api, b"abc"), new_partial(api, b"def")]
+        partial = upload_of(urls[0])
+        partial.file.storage.delete(partial.file.name)  # as a concurrent DELETE would
+        response = final(api, urls)
+    assert response.status_code == 410
+    assert response.json()["code"] == "stored_bytes_missing"
+    assert not ChunkedUpload.objects.filter(concatenation="final").exists()
