@@ -45,6 +45,7 @@ DEFAULTS = [
     ("lease_seconds", 60.0),
     ("checkpoint_bytes", 8 * 1024 * 1024),
     ("socket_reads", False),
+    ("max_concat_partials", 100),
 ]
 
 OVERRIDES = [
@@ -68,6 +69,7 @@ OVERRIDES = [
     ("LEASE_SECONDS", "lease_seconds", 5, 5),
     ("CHECKPOINT_BYTES", "checkpoint_bytes", None, None),
     ("SOCKET_READS", "socket_reads", True, True),
+    ("MAX_CONCAT_PARTIALS", "max_concat_partials", 8, 8),
 ]
 
 
