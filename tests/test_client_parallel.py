@@ -14,6 +14,8 @@ import crc32c
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.signals import request_started
+from django.db import connections
 from rest_framework.authtoken.models import Token
 
 from chunked_uploads import client, parts, signals
@@ -56,6 +58,29 @@ def data_file(tmp_path: Path) -> Path:
     path = tmp_path / "data.bin"
     path.write_bytes(os.urandom(9 * CHUNK + 1234))
     return path
+
+
+def test_live_server_threads_have_their_own_database_connection(
+    transactional_db: None, live_server: Any
+) -> None:
+    """Parallel chunks are concurrent requests: each needs a connection of its own to a database
+    other connections share, as in production. Django's in-memory SQLite test database gives the
+    live server either the test thread's one connection for every request thread (whose shared
+    ``rowcount`` let two conditional ``UPDATE``s of ``parts`` both "win": an acknowledged range
+    lost) or, shared-cache, table locks that fail at once (``upload_busy`` storms); see
+    tests/settings.py."""
+    seen: list[Any] = []
+
+    def record(**kwargs: Any) -> None:
+        seen.append(connections["default"])
+
+    request_started.connect(record)
+    try:
+        httpx.get(f"{live_server.url}/api/uploads/", timeout=30)
+    finally:
+        request_started.disconnect(record)
+    assert seen and seen[0] is not connections["default"]
+    assert not (seen[0].vendor == "sqlite" and seen[0].is_in_memory_db())
 
 
 @pytest.mark.parametrize("multipart", [False, True])
