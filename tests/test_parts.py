@@ -128,8 +128,25 @@ def test_a_range_being_written_is_busy(api: APIClient, payload: bytes):
     token = parts.reserve(upload, parts_range(CHUNK, 2 * CHUNK, len(data)))
     response = send(api, url, data, CHUNK + 10, 10)
     assert response.status_code == 409
+    assert response.json()["code"] == "upload_busy"
     parts.release(upload, token)
     assert send(api, url, data, CHUNK).status_code == 200
+
+
+def test_a_reservation_left_behind_is_busy_not_stored(api: APIClient, payload: bytes):
+    """A request that died after reserving its range (its release never ran): the retry of the
+    same range is ``409 upload_busy`` (retry), never ``range_overlap`` (which a client takes as
+    stored), until the reservation expires; then it is stored."""
+    data = payload[: CHUNK * 3]
+    url = start(api, data)
+    upload = ChunkedUpload.objects.get()
+    parts.reserve(upload, parts_range(CHUNK, 2 * CHUNK, len(data)))
+    retry = send(api, url, data, CHUNK)
+    assert (retry.status_code, retry.json()["code"]) == (409, "upload_busy")
+    assert api.get(url).json()["ranges"] == [[0, CHUNK - 1]]
+    with time_machine.travel(time.time() + 3600, tick=False):
+        assert send(api, url, data, CHUNK).status_code == 200
+        assert api.get(url).json()["ranges"] == [[0, 2 * CHUNK - 1]]
 
 
 def test_an_expired_reservation_is_never_counted(api: APIClient, payload: bytes):
