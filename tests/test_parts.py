@@ -11,8 +11,9 @@ import time_machine
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from chunked_uploads import parts
+from chunked_uploads import parts, uploads
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.ranges import ContentRange
 
 from .helpers import LIST_URL, md5, put_chunk, stored_bytes
 
@@ -238,3 +239,17 @@ def test_the_number_of_chunks_is_bounded(api: APIClient, payload: bytes, monkeyp
     assert response.status_code == 400
     assert response.json()["code"] == "part_layout_refused"
     assert "at most 3 chunks" in response.json()["detail"]
+
+
+def test_parallel_mode_needs_the_total_up_front(api: APIClient, payload: bytes):
+    """Parallel mode cannot know where a file of unknown size ends: the native protocol's
+    ``Content-Range`` always names the total (``*`` is a 400), and the core refuses a parallel
+    upload without one clearly (``part_layout_refused``), for any edge; a 4xx, never a 500."""
+    unknown = {"HTTP_CONTENT_RANGE": f"bytes 0-{CHUNK - 1}/*", **PARALLEL}
+    response = api.put(
+        LIST_URL, payload[:CHUNK], content_type="application/octet-stream", **unknown
+    )
+    assert response.status_code == 400, response.content
+    with pytest.raises(parts.exceptions.PartLayoutRefused, match="total size"):
+        uploads.start(ChunkedUpload, ContentRange(0, CHUNK - 1, None), "a.bin", {}, parallel=True)
+    assert not ChunkedUpload.objects.exists()
