@@ -345,8 +345,7 @@ def start(
         upload.file.name = store.create(field.generate_filename(upload, upload.filename))
         model._default_manager.filter(pk=upload.pk).update(file=upload.file.name)
         if parallel:
-            # The native protocol's Content-Range always names the total (parallel mode is its own).
-            assert byte_range is not None and byte_range.total is not None
+            assert byte_range is not None and byte_range.total is not None  # _check_parallel
             name = upload.file.name
             upload.store_state = store.begin_parts(name, byte_range.length, byte_range.total)
             model._default_manager.filter(pk=upload.pk).update(store_state=upload.store_state)
@@ -364,6 +363,9 @@ def _check_parallel(store: ChunkStore, byte_range: ContentRange | None) -> None:
         raise exceptions.PartLayoutRefused(
             f"This server's store ({name}) does not take parallel uploads"
         )
+    if byte_range.total is None:
+        # Chunks at any offset: completion, the stores' layouts and the gaps need the end.
+        raise exceptions.PartLayoutRefused("A parallel upload needs its total size from the start")
     if not store.can_read_in_progress and not is_combinable(conf.checksum):
         # Chunks that arrive ahead of the prefix cannot be read back into the running digest.
         raise exceptions.PartLayoutRefused(

@@ -14,10 +14,12 @@ import crc32c
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.signals import request_started
+from django.db import connections
 from rest_framework.authtoken.models import Token
 
 from chunked_uploads import client, parts, signals
-from chunked_uploads.client.parallel import ParallelUploader
+from chunked_uploads.client.parallel import ParallelUploader, uncovered
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.ranges import ContentRange
 
@@ -56,6 +58,29 @@ def data_file(tmp_path: Path) -> Path:
     path = tmp_path / "data.bin"
     path.write_bytes(os.urandom(9 * CHUNK + 1234))
     return path
+
+
+def test_live_server_threads_have_their_own_database_connection(
+    transactional_db: None, live_server: Any
+) -> None:
+    """Parallel chunks are concurrent requests: each needs a connection of its own to a database
+    other connections share, as in production. Django's in-memory SQLite test database gives the
+    live server either the test thread's one connection for every request thread (whose shared
+    ``rowcount`` let two conditional ``UPDATE``s of ``parts`` both "win": an acknowledged range
+    lost) or, shared-cache, table locks that fail at once (``upload_busy`` storms); see
+    tests/settings.py."""
+    seen: list[Any] = []
+
+    def record(**kwargs: Any) -> None:
+        seen.append(connections["default"])
+
+    request_started.connect(record)
+    try:
+        httpx.get(f"{live_server.url}/api/uploads/", timeout=30)
+    finally:
+        request_started.disconnect(record)
+    assert seen and seen[0] is not connections["default"]
+    assert not (seen[0].vendor == "sqlite" and seen[0].is_in_memory_db())
 
 
 @pytest.mark.parametrize("multipart", [False, True])
@@ -179,6 +204,45 @@ def test_a_chunk_stored_meanwhile_counts_as_sent(
         uploader._put(uploader.upload_url, CHUNK, CHUNK)
         uploader._send_with_retries(CHUNK, CHUNK)  # refused as stored: nothing raised
         assert uploader._acknowledged == CHUNK
+
+
+def test_only_the_stored_part_of_an_overlapping_chunk_counts(
+    token: Any, list_url: str, data_file: Path
+) -> None:
+    """A ``range_overlap`` for a chunk that stored bytes cover only in part (another client, or a
+    run with other chunk sizes, stored a piece of it): the rest of the chunk is sent, not counted
+    as stored (it was missing at completion)."""
+    with data_file.open("rb") as file:
+        uploader = uploader_for(token, list_url, file)
+        uploader._create()
+        assert uploader.upload_url is not None
+        uploader._put(uploader.upload_url, CHUNK + 100, 100)
+        uploader._send_with_retries(CHUNK, CHUNK)
+        assert uploader._acknowledged == CHUNK
+    upload = ChunkedUpload.objects.get()
+    assert parts.stored_spans(upload) == [(0, 2 * CHUNK - 1)]
+    assert stored_bytes(upload)[: 2 * CHUNK] == data_file.read_bytes()[: 2 * CHUNK]
+
+
+def test_an_overlap_the_ranges_do_not_explain_is_an_error() -> None:
+    uploader = ParallelUploader.__new__(ParallelUploader)
+    refused = client.UploadError("overlap", status_code=400, code="range_overlap", body={})
+    with pytest.raises(client.UploadError, match="does not report stored"):
+        uploader._send_uncovered(0, 10, refused)
+
+
+@pytest.mark.parametrize(
+    ("ranges", "pieces"),
+    [
+        ([], [(100, 100)]),
+        ([[0, 299]], []),
+        ([[0, 119]], [(120, 80)]),
+        ([[150, 159], [0, 9], [180, 500]], [(100, 50), (160, 20)]),
+        ([[100, 109], [110, 119], [300, 400]], [(120, 80)]),
+    ],
+)
+def test_uncovered_pieces(ranges: list[list[int]], pieces: list[tuple[int, int]]) -> None:
+    assert uncovered(100, 100, ranges) == pieces
 
 
 def test_a_busy_range_is_retried(token: Any, list_url: str, data_file: Path) -> None:

@@ -11,8 +11,9 @@ import time_machine
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from chunked_uploads import parts
+from chunked_uploads import parts, uploads
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.ranges import ContentRange
 
 from .helpers import LIST_URL, md5, put_chunk, stored_bytes
 
@@ -128,8 +129,25 @@ def test_a_range_being_written_is_busy(api: APIClient, payload: bytes):
     token = parts.reserve(upload, parts_range(CHUNK, 2 * CHUNK, len(data)))
     response = send(api, url, data, CHUNK + 10, 10)
     assert response.status_code == 409
+    assert response.json()["code"] == "upload_busy"
     parts.release(upload, token)
     assert send(api, url, data, CHUNK).status_code == 200
+
+
+def test_a_reservation_left_behind_is_busy_not_stored(api: APIClient, payload: bytes):
+    """A request that died after reserving its range (its release never ran): the retry of the
+    same range is ``409 upload_busy`` (retry), never ``range_overlap`` (which a client takes as
+    stored), until the reservation expires; then it is stored."""
+    data = payload[: CHUNK * 3]
+    url = start(api, data)
+    upload = ChunkedUpload.objects.get()
+    parts.reserve(upload, parts_range(CHUNK, 2 * CHUNK, len(data)))
+    retry = send(api, url, data, CHUNK)
+    assert (retry.status_code, retry.json()["code"]) == (409, "upload_busy")
+    assert api.get(url).json()["ranges"] == [[0, CHUNK - 1]]
+    with time_machine.travel(time.time() + 3600, tick=False):
+        assert send(api, url, data, CHUNK).status_code == 200
+        assert api.get(url).json()["ranges"] == [[0, 2 * CHUNK - 1]]
 
 
 def test_an_expired_reservation_is_never_counted(api: APIClient, payload: bytes):
@@ -221,3 +239,17 @@ def test_the_number_of_chunks_is_bounded(api: APIClient, payload: bytes, monkeyp
     assert response.status_code == 400
     assert response.json()["code"] == "part_layout_refused"
     assert "at most 3 chunks" in response.json()["detail"]
+
+
+def test_parallel_mode_needs_the_total_up_front(api: APIClient, payload: bytes):
+    """Parallel mode cannot know where a file of unknown size ends: the native protocol's
+    ``Content-Range`` always names the total (``*`` is a 400), and the core refuses a parallel
+    upload without one clearly (``part_layout_refused``), for any edge; a 4xx, never a 500."""
+    unknown = {"HTTP_CONTENT_RANGE": f"bytes 0-{CHUNK - 1}/*", **PARALLEL}
+    response = api.put(
+        LIST_URL, payload[:CHUNK], content_type="application/octet-stream", **unknown
+    )
+    assert response.status_code == 400, response.content
+    with pytest.raises(parts.exceptions.PartLayoutRefused, match="total size"):
+        uploads.start(ChunkedUpload, ContentRange(0, CHUNK - 1, None), "a.bin", {}, parallel=True)
+    assert not ChunkedUpload.objects.exists()

@@ -86,3 +86,58 @@ def test_parallel_mode_on_s3_needs_the_combinable_checksum(
     assert response.status_code == 400
     assert "crc32c" in response.json()["detail"]
     assert not ChunkedUpload.objects.exists()
+
+
+def test_a_tus_patch_on_a_parallel_upload_is_one_whole_part(
+    bucket: Bucket, api: APIClient, settings: Any
+) -> None:
+    """The tus edge asks for check-points within a ``PATCH``; a chunk of a parallel upload is
+    acknowledged whole instead (an S3 part cannot be check-pointed), never a 500."""
+    settings.DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES = MiB
+    data = os.urandom(2 * 5 * MiB)
+    url = start(api, data, 5 * MiB).json()["url"]
+    upload = ChunkedUpload.objects.get()
+    response = api.patch(
+        f"/api/tus/{upload.pk}/",
+        data[5 * MiB :],
+        content_type="application/offset+octet-stream",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_OFFSET=str(5 * MiB),
+    )
+    assert response.status_code == 204, response.content
+    answer = api.get(url).json()
+    assert answer["ranges"] == [[0, 2 * 5 * MiB - 1]]
+    assert answer["status"] == "complete"  # tus completes an upload once all bytes are in
+    upload.refresh_from_db()
+    assert upload.checksum == f"{crc32c.crc32c(data):08x}"
+    assert bucket.read(upload.store_state["key"]) == data
+
+
+def test_a_part_is_spooled_not_held_in_memory(bucket: Bucket, settings: Any) -> None:
+    """A chunk of a parallel upload is one S3 part, sent whole at its end: beyond ``spool_bytes``
+    it waits in a temporary file, so a 32 MiB chunk costs the request far less than 32 MiB."""
+    import tracemalloc
+
+    from chunked_uploads.stores import get_store
+
+    settings.DRF_CHUNKED_UPLOAD_STORE = {"BACKEND": STORE, "OPTIONS": {"spool_bytes": MiB}}
+    store = get_store()
+    name = store.create("spooled.bin")
+    state = store.begin_parts(name, 32 * MiB, 64 * MiB)
+    block = os.urandom(MiB)
+    writer = store.open_part_writer(name, 0, 32 * MiB, state)
+    tracemalloc.start()
+    try:
+        for _ in range(32):
+            writer.write(block)
+        record = writer.finish()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        writer.close()
+    assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB for a 32 MiB part"
+    listed = bucket.client.list_parts(
+        Bucket=bucket.name, Key=state["key"], UploadId=state["upload_id"]
+    )
+    assert [(p["PartNumber"], p["Size"]) for p in listed["Parts"]] == [(1, 32 * MiB)]
+    assert record["etag"] == listed["Parts"][0]["ETag"]

@@ -131,6 +131,22 @@ def test_upload_pause_reload_resume_complete(page: Any, live_server: Any, tmp_pa
     page.screenshot(path=str(ARTIFACTS / "uploader-complete.png"), full_page=True)
 
 
+def test_only_the_stored_part_of_an_overlapping_chunk_counts(page: Any, live_server: Any) -> None:
+    """After a ``range_overlap``, the page counts the bytes the answer's ranges show stored and
+    sends the rest of the chunk (as the Python client does)."""
+    page.goto(f"{live_server.url}/upload/")
+    pieces = page.evaluate(
+        """([from, to, ranges]) =>
+            window.chunkedUploads.Upload.prototype.uncovered(from, to, ranges)""",
+        [100, 200, [[150, 159], [0, 9], [180, 500]]],
+    )
+    assert pieces == [[100, 150], [160, 180]]
+    assert (
+        page.evaluate("window.chunkedUploads.Upload.prototype.uncovered(100, 200, [[0, 299]])")
+        == []
+    )
+
+
 def test_small_file_in_one_chunk(page: Any, live_server: Any, tmp_path: Path) -> None:
     path = tmp_path / "note.txt"
     path.write_bytes(b"hello, chunks\n")

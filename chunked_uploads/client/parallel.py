@@ -2,8 +2,9 @@
 
 The first chunk creates the upload with ``Upload-Mode: parallel``; the other chunks go out on
 ``connections`` threads sharing one httpx client (its pool keeps one connection per thread busy).
-Each chunk is retried on its own (network errors, 5xx, ``upload_busy``); a ``range_overlap``
-answer means the bytes are stored already (an earlier attempt whose answer was lost). After an
+Each chunk is retried on its own (network errors, 5xx, ``upload_busy``). A ``range_overlap``
+answer (an earlier attempt whose answer was lost, say) names the stored ranges: only the chunk's
+bytes inside them count as sent, and the rest of the chunk is sent on its own. After an
 interruption, the upload's ``ranges`` (``GET``) say which chunks are still missing, so a resumed
 upload sends only those. The whole file's checksum is computed from the local file before the
 completion (one read of the local file).
@@ -22,6 +23,19 @@ from .uploader import ChunkedUploader
 
 PARALLEL_HEADERS = {"Upload-Mode": "parallel"}
 MAX_CHUNKS = 10_000
+
+
+def uncovered(start: int, length: int, ranges: list[Any]) -> list[tuple[int, int]]:
+    """The pieces (``start, length``) of ``[start, start + length)`` outside ``ranges`` (the
+    server's ``[first, last]`` pairs, inclusive)."""
+    pieces, position, end = [], start, start + length
+    for first, last in sorted((int(first), int(last) + 1) for first, last in ranges):
+        if first > position and position < end:
+            pieces.append((position, min(first, end) - position))
+        position = max(position, last)
+    if position < end:
+        pieces.append((position, end - position))
+    return pieces
 
 
 class ParallelUploader(ChunkedUploader):
@@ -100,11 +114,27 @@ class ParallelUploader(ChunkedUploader):
                 break
             except UploadError as error:
                 if error.code == "range_overlap":
-                    break  # stored by an earlier attempt whose answer was lost
+                    self._send_uncovered(start, length, error)
+                    return
                 if not isinstance(error, Retry):
                     raise
                 failures += 1
                 self._wait(failures, error)
+        self._count_acknowledged(length)
+
+    def _send_uncovered(self, start: int, length: int, overlap: UploadError) -> None:
+        """The chunk overlaps stored bytes: count those the answer's ``ranges`` show stored, send
+        the others (never count a byte the server does not show: it would be missing at the
+        completion)."""
+        stored = overlap.body.get("ranges") or []
+        pieces = uncovered(start, length, stored)
+        if pieces == [(start, length)]:
+            raise UploadError(f"the server refused bytes it does not report stored: {overlap}")
+        self._count_acknowledged(length - sum(piece for _, piece in pieces))
+        for piece in pieces:
+            self._send_with_retries(*piece)
+
+    def _count_acknowledged(self, length: int) -> None:
         with self._sent_lock:
             self._acknowledged += length
             self._report_acknowledged()

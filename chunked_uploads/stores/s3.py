@@ -144,6 +144,7 @@ class S3MultipartStore(S3Adoption, S3Parts, ChunkStore):
         location: str | None = None,
         client_options: dict[str, Any] | None = None,
         buffer_folder: str = "chunked-uploads-buffers",
+        spool_bytes: int = 8 * MiB,
     ) -> None:
         super().__init__(storage)
         if boto3 is None:
@@ -153,6 +154,8 @@ class S3MultipartStore(S3Adoption, S3Parts, ChunkStore):
         if part_size < MIN_PART_SIZE:
             raise ImproperlyConfigured(f"part_size must be at least {MIN_PART_SIZE} bytes.")
         self.part_size = part_size
+        # Parallel mode: a chunk (one part) is held in memory up to this, in a temporary file beyond.
+        self.spool_bytes = spool_bytes
         self.buffer_folder = buffer_folder.strip("/")
         if bucket_name is None:
             if not hasattr(storage, "bucket_name") or not hasattr(storage, "connection"):

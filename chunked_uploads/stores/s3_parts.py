@@ -17,6 +17,7 @@ cannot be read back before completion, so parallel uploads here need the combina
 from __future__ import annotations
 
 import copy
+import tempfile
 from typing import Any
 
 from ..exceptions import PartLayoutRefused
@@ -28,27 +29,30 @@ MAX_PARTS = 10_000
 
 
 class _PartUpload:
-    """Collects one chunk (one part, at most ``part_size`` bytes) and uploads it on ``finish()``."""
+    """Collects one chunk (one part) and uploads it on ``finish()``: a part is sent whole (S3 takes
+    no part in pieces), and its size is the client's chunk size, so the chunk is spooled, in
+    memory up to the store's ``spool_bytes`` and in a temporary file beyond."""
 
     def __init__(self, store: Any, state: dict[str, Any], number: int) -> None:
         self._store = store
         self._state = state
         self._number = number
-        self._body = bytearray()
+        self._body = tempfile.SpooledTemporaryFile(max_size=store.spool_bytes)  # noqa: SIM115
 
     def write(self, data: bytes | memoryview) -> None:
-        self._body += data
+        self._body.write(data)
 
     def sync(self) -> None:
         """Nothing to do: S3 acknowledges a part only once it is durable."""
 
     def finish(self) -> StoreState:
+        self._body.seek(0)
         response = self._store.client.upload_part(
             Bucket=self._store.bucket,
             Key=self._state["key"],
             UploadId=self._state["upload_id"],
             PartNumber=self._number,
-            Body=bytes(self._body),
+            Body=self._body,
         )
         checksums = {
             k: v for k, v in response.items() if k.startswith("Checksum") and k != "ChecksumType"
@@ -60,7 +64,7 @@ class _PartUpload:
         raise NotImplementedError("a chunk of a parallel upload has no check-points")
 
     def close(self) -> None:
-        self._body = bytearray()
+        self._body.close()
 
 
 class S3Parts:
@@ -69,6 +73,7 @@ class S3Parts:
     supports_parts = True
     client: Any
     bucket: str
+    spool_bytes: int
 
     def begin_parts(self, name: str, first_length: int, total: int) -> StoreState:
         if total > first_length and first_length < MIN_PART_SIZE:

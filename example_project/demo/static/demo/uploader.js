@@ -210,21 +210,40 @@
       const worker = async () => {
         while (missing.length && !this.paused) {
           const [start, end] = missing.shift();
+          let pieces = [];
           const sent = await this.withRetries(
-            () => this.putChunk(this.url, start).catch((error) => {
-              if (error instanceof HttpError && error.code === "range_overlap") return null;
-              throw error;
+            () => this.putChunk(this.url, start, {}, end).catch((error) => {
+              if (!(error instanceof HttpError && error.code === "range_overlap")) throw error;
+              // Only the bytes the answer's ranges show stored count; the rest is sent again.
+              pieces = this.uncovered(start, end, error.body.ranges || []);
+              if (pieces.length === 1 && pieces[0][0] === start && pieces[0][1] === end) {
+                throw new Error(`the server refused bytes ${start}-${end - 1} it does not report stored`);
+              }
+              return null;
             }),
             () => this.paused,
           );
           if (sent === PAUSED) break; // the chunk is sent again on resume (the ranges lack it)
-          stored += end - start;
+          missing.unshift(...pieces);
+          stored += end - start - pieces.reduce((sum, [from, to]) => sum + to - from, 0);
           this.offset = stored;
           onProgress(stored);
         }
       };
       await Promise.all(Array.from({ length: this.connections }, worker));
       return this.paused ? null : this.withRetries(() => this.complete());
+    }
+
+    /** The pieces `[start, end)` of `[from, to)` outside `ranges` (inclusive `[first, last]`). */
+    uncovered(from, to, ranges) {
+      const pieces = [];
+      let position = from;
+      for (const [first, last] of [...ranges].sort((a, b) => a[0] - b[0])) {
+        if (first > position && position < to) pieces.push([position, Math.min(first, to)]);
+        position = Math.max(position, last + 1);
+      }
+      if (position < to) pieces.push([position, to]);
+      return pieces;
     }
 
     missingChunks(ranges) {
@@ -239,8 +258,7 @@
       return chunks;
     }
 
-    async putChunk(url, start, headers = {}) {
-      const end = Math.min(start + this.chunkSize, this.file.size);
+    async putChunk(url, start, headers = {}, end = Math.min(start + this.chunkSize, this.file.size)) {
       return this.request("PUT", url, {
         body: new Uint8Array(await this.file.slice(start, end).arrayBuffer()),
         headers: {
