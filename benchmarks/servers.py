@@ -47,9 +47,13 @@ class Server:
     log: Path | None = None
     workers: list[int] = field(default_factory=list)
     clear_store: Callable[[], None] | None = None  # empties an object store between measurements
+    tus_prefix: str | None = None  # the tus endpoint's creation URL, if the server speaks tus
+    single_process: bool = False  # a server without workers (Node): its own process serves
 
     def worker_pids(self) -> list[int]:
         """The master's live children (re-read: gunicorn replaces a worker that dies)."""
+        if self.single_process:
+            return [self.process.pid] if self.process.poll() is None else []
         pids = []
         for entry in os.listdir("/proc"):
             if entry.isdigit() and _parent(int(entry)) == self.process.pid:
@@ -104,7 +108,7 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def _listen() -> socket.socket:
+def listen() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -112,10 +116,10 @@ def _listen() -> socket.socket:
     return sock
 
 
-def _gunicorn(
+def start_gunicorn(
     name: str, gunicorn: Path, app: str, cwd: Path, env: dict[str, str], workdir: Path
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
-    sock = _listen()
+    sock = listen()
     fd = sock.fileno()
     log = workdir / f"{name}.log"
     command = [
@@ -140,12 +144,13 @@ def _gunicorn(
     return process, port, log
 
 
-def _wait_ready(server: Server) -> None:
+def wait_ready(server: Server) -> None:
     deadline = time.monotonic() + 60
+    workers = 1 if server.single_process else WORKERS
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited; see {server.log}")
-        if len(server.worker_pids()) == WORKERS:
+        if len(server.worker_pids()) == workers:
             try:
                 socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
                 return
@@ -218,14 +223,16 @@ def start_ours(
         capture_output=True,
         text=True,
     ).stdout.strip()
-    process, port, log = _gunicorn(key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir)
+    process, port, log = start_gunicorn(
+        key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir
+    )
     name = "chunked_uploads" if store == "local" else f"chunked_uploads [{STORE_LABELS[store]}]"
     if socket_reads:
         name = "chunked_uploads (socket reads)"
-    server = Server(name, process, port, media, token, "/api/uploads/", log)
+    server = Server(name, process, port, media, token, "/api/uploads/", log, tus_prefix="/api/tus/")
     if moto is not None and store != "local":
         server.clear_store = lambda: moto.empty_bucket(bucket)
-    _wait_ready(server)
+    wait_ready(server)
     return server
 
 
@@ -254,9 +261,9 @@ def start_seed(workdir: Path, cache: Path, tuned: bool = False) -> Server:
         text=True,
     ).stdout.split()[-1]  # Django 5.2's shell may print a line about auto-imports first
     gunicorn = python.parent / "gunicorn"
-    process, port, log = _gunicorn("seed", gunicorn, "seedproj.wsgi", project, env, workdir)
+    process, port, log = start_gunicorn("seed", gunicorn, "seedproj.wsgi", project, env, workdir)
     server = Server("drf-chunked-upload", process, port, media, token, "/uploads/", log)
-    _wait_ready(server)
+    wait_ready(server)
     return server
 
 
@@ -265,8 +272,10 @@ def start_bare(workdir: Path, socket_reads: bool = False) -> Server:
     media = workdir / f"{key}-media"
     media.mkdir()
     env = {"BARE_MEDIA_ROOT": str(media), "BARE_SOCKET_READS": "1" if socket_reads else ""}
-    process, port, log = _gunicorn(key, VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir)
+    process, port, log = start_gunicorn(
+        key, VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir
+    )
     label = "bare WSGI (socket reads)" if socket_reads else "bare WSGI"
     server = Server(label, process, port, media, None, "/", log)
-    _wait_ready(server)
+    wait_ready(server)
     return server
