@@ -271,7 +271,7 @@ def _rss_target(results: dict[Key, Measurement]) -> list[str]:
 
 # -- tus (``run.py --protocol tus``) ------------------------------------------------------------
 
-TUS_SERVERS = ("ours", "ours-s3", "ours-storage-s3", "tus-node", "drf-tus")
+TUS_SERVERS = ("ours", "ours-socket", "ours-s3", "ours-storage-s3", "tus-node", "drf-tus")
 
 
 def _chunk_label(size: int, chunk: int) -> str:

@@ -55,6 +55,7 @@ VARIANTS = (
 TUS_VARIANTS = (
     Variant("bare", "raw"),  # the ceiling: the same chunks' bytes, appended and md5ed
     *(Variant(key, "tus") for key in STORE_KEYS.values()),
+    Variant("ours-socket", "tus"),  # only with --only ... ours-socket
     Variant("tus-node", "tus"),
     Variant("drf-tus", "tus"),
 )

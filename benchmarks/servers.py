@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ import moto_s3
 import seed_project
 
 REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = REPO / ".venv" / "bin"
+# The environment running the benchmark (``.venv/bin/python benchmarks/run.py``) serves it too.
+VENV_BIN = Path(sys.executable).parent
 EXAMPLE = REPO / "example_project"
 BENCH_DIR = Path(__file__).resolve().parent
 WORKERS = 2
@@ -213,7 +215,7 @@ def start_ours(
         "DJANGO_DEBUG": "0",
     }
     full_env = {**os.environ, **env}
-    manage = [str(VENV_BIN / "python"), "manage.py"]
+    manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=EXAMPLE, env=full_env, check=True)
     token = subprocess.run(
         [*manage, "create_demo_user", "--quiet"],
