@@ -239,23 +239,18 @@ class TusUploader:
             if digest != f"md5=:{expected}:":
                 raise UploadFailed(f"HEAD {url}: {digest}, the source's md5 is {md5}")
 
-    def interrupted(
-        self, source: BinaryIO, size: int, fraction: float, settle: float = 1.0
-    ) -> tuple[int, int]:
-        """One whole-file ``PATCH`` cut off after ``fraction`` of the file: the bytes sent, and the
-        offset a ``HEAD`` reports once it has stopped moving (the server noticed the cut).
-
-        The upload is left as it is (the caller clears the server's media).
-        """
+    def interrupted(self, source: BinaryIO, size: int, fraction: float) -> tuple[str, int]:
+        """Create an upload and send one whole-file ``PATCH`` of it, cut off after ``fraction``
+        of the file: the upload's path and the bytes sent. The upload is left as it is."""
         url = self.create(size)
         sent = int(size * fraction)
         headers = {**TUS_HEADERS, "Upload-Offset": "0", "Content-Type": OFFSET_STREAM}
         self.sender.cut_off(url, headers, source, size, sent)
-        return sent, self.settled_offset(url, settle)
+        return url, sent
 
-    def settled_offset(self, url: str, settle: float, timeout: float = 60.0) -> int:
+    def settled_offset(self, url: str, settle: float = 1.0, timeout: float = 60.0) -> int:
         """The ``HEAD`` offset once unchanged for ``settle`` seconds (a server may still be
-        writing what it had received, or holding the upload until it sees the disconnect)."""
+        writing what it had received when the client went away)."""
         deadline = time.monotonic() + timeout
         last, since = self.offset(url), time.monotonic()
         while time.monotonic() < deadline:

@@ -126,8 +126,25 @@ def measure_resume(
     uploader = make_uploader(server_key, server, "tus")
     assert isinstance(uploader, TusUploader)
     with source.open("rb") as file:
-        sent, offset = uploader.interrupted(file, size, fraction)
-    return ResumePoint(server_key, size, sent, offset)
+        url, sent = uploader.interrupted(file, size, fraction)
+    # A server that reads the whole body before it writes (drf-tus) keeps the offset still
+    # while it writes; wait until its processes stop working before asking where it stands.
+    wait_idle(server)
+    return ResumePoint(server_key, size, sent, uploader.settled_offset(url))
+
+
+def wait_idle(
+    server: Server, window: float = 0.5, threshold: float = 0.05, timeout: float = 120.0
+) -> None:
+    """Wait until the server's processes used less than ``threshold`` s of CPU in ``window``."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(server.worker_pids())
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = cpu_seconds(server.worker_pids())
+        if now - last < threshold:
+            return
+        last = now
 
 
 def _run_clients(
