@@ -6,7 +6,9 @@
   directly, as chunked_uploads does.
 
 ``chunked_uploads`` may also run once per S3 store (``--stores``), against a moto S3 server
-(``moto_s3.py``), each from a settings module generated on top of ``demo.settings``.
+(``moto_s3.py``), each from a settings module generated on top of ``demo.settings``. Its tus
+endpoint (``/api/tus/``) is ``Server.tus_prefix``; the tus peers of ``--protocol tus`` are started
+by ``tus_peers.py`` with the helpers here.
 
 Each server gets a listening socket bound to port 0 by this process and inherited by gunicorn
 (``--bind fd://N``), so ports never collide with other engineers' servers. Memory is read from
