@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from client import Body, Uploader, UploadResult
+from client import Body, TusUploader, Uploader, UploadResult
 from servers import Server, cpu_seconds, read_status_kib, reset_peak_rss
 
 MiB = 1024 * 1024
@@ -37,9 +37,10 @@ class Case:
 
 @dataclass(frozen=True)
 class Variant:
-    # key into the servers dict: "ours", "ours-s3", "ours-storage-s3", "seed", "bare", "bare-socket"
+    # key into the servers dict: "ours", "ours-s3", "ours-storage-s3", "seed", "bare", "bare-socket",
+    # and the tus peers "tus-node", "drf-tus"
     server: str
-    body: Body
+    body: Body  # "tus": the server's tus endpoint
 
     def label(self, servers: dict[str, Server]) -> str:
         return f"{servers[self.server].name} ({self.body})"
@@ -97,7 +98,58 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def _run_clients(uploader: Uploader, source: Path, case: Case, md5: str) -> list[UploadResult]:
+@dataclass
+class ResumePoint:
+    """A whole-file tus ``PATCH`` cut off part-way, and where a ``HEAD`` says the upload is then."""
+
+    server: str
+    size: int
+    sent: int  # bytes the client sent before closing the connection
+    offset: int  # the offset the server reports once it has settled
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def make_uploader(server_key: str, server: Server, body: Body) -> Uploader | TusUploader:
+    if body == "tus":
+        assert server.tus_prefix is not None, f"{server.name} has no tus endpoint"
+        return TusUploader(server.port, server.token, server.tus_prefix)
+    protocol = "bare" if server_key.startswith("bare") else "chunked"
+    return Uploader(server.port, server.token, server.prefix, body, protocol)
+
+
+def measure_resume(
+    server_key: str, server: Server, source: Path, size: int, fraction: float
+) -> ResumePoint:
+    """Cut a whole-file tus ``PATCH`` after ``fraction`` of ``source``; read the offset left."""
+    uploader = make_uploader(server_key, server, "tus")
+    assert isinstance(uploader, TusUploader)
+    with source.open("rb") as file:
+        url, sent = uploader.interrupted(file, size, fraction)
+    # A server that reads the whole body before it writes (drf-tus) keeps the offset still
+    # while it writes; wait until its processes stop working before asking where it stands.
+    wait_idle(server)
+    return ResumePoint(server_key, size, sent, uploader.settled_offset(url))
+
+
+def wait_idle(
+    server: Server, window: float = 0.5, threshold: float = 0.05, timeout: float = 120.0
+) -> None:
+    """Wait until the server's processes used less than ``threshold`` s of CPU in ``window``."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(server.worker_pids())
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = cpu_seconds(server.worker_pids())
+        if now - last < threshold:
+            return
+        last = now
+
+
+def _run_clients(
+    uploader: Uploader | TusUploader, source: Path, case: Case, md5: str
+) -> list[UploadResult]:
     results: list[UploadResult | BaseException] = [RuntimeError("not run")] * case.clients
     barrier = threading.Barrier(case.clients)
 
@@ -132,8 +184,7 @@ def measure(
     md5: str,
     profile_dir: Path | None = None,
 ) -> Measurement:
-    protocol = "bare" if server_key.startswith("bare") else "chunked"
-    uploader = Uploader(server.port, server.token, server.prefix, body, protocol)
+    uploader = make_uploader(server_key, server, body)
     pids = server.worker_pids()
     hwm_ok = reset_peak_rss(pids)
     cpu_before = cpu_seconds(pids)

@@ -74,7 +74,7 @@ def start(workdir: Path, key: str, checksum: str, workers: int) -> servers.Serve
         text=True,
     ).stdout.strip()
     gunicorn = servers.VENV_BIN / "gunicorn"
-    process, port, log = servers._gunicorn(
+    process, port, log = servers.start_gunicorn(
         key, gunicorn, "demo.wsgi", servers.EXAMPLE, env, workdir, workers
     )
     server = servers.Server(key, process, port, media, token, "/api/uploads/", log)

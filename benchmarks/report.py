@@ -9,7 +9,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 
-from measure import Measurement, MiB
+from measure import Measurement, MiB, ResumePoint
 
 NAMES = {
     "ours": "chunked_uploads",
@@ -19,6 +19,8 @@ NAMES = {
     "seed": "drf-chunked-upload 0.6.0",
     "bare": "bare WSGI",
     "bare-socket": "bare WSGI (socket reads)",
+    "tus-node": "@tus/server 2.4.5 (Node)",
+    "drf-tus": "drf-tus 2.0.3",
 }
 Key = tuple[int, int, int, str, str]  # size, chunk, clients, server, body
 SERVER_ORDER = {
@@ -29,6 +31,8 @@ SERVER_ORDER = {
     "ours-s3": 4,
     "ours-storage-s3": 5,
     "seed": 6,
+    "tus-node": 7,
+    "drf-tus": 8,
 }
 
 
@@ -262,4 +266,77 @@ def _rss_target(results: dict[Key, Measurement]) -> list[str]:
     if seed:
         lo, hi = min(m.peak_rss_mib for m in seed), max(m.peak_rss_mib for m in seed)
         lines.append(f"[info] peak RSS, drf-chunked-upload (1 client): {lo:.0f} to {hi:.0f} MiB")
+    return lines
+
+
+# -- tus (``run.py --protocol tus``) ------------------------------------------------------------
+
+TUS_SERVERS = ("ours", "ours-socket", "ours-s3", "ours-storage-s3", "tus-node", "drf-tus")
+
+
+def _chunk_label(size: int, chunk: int) -> str:
+    return "one whole-file PATCH" if chunk >= size else f"{_size(chunk)} PATCHes"
+
+
+def tus_targets(results: dict[Key, Measurement], resumes: list[ResumePoint]) -> list[str]:
+    """The tus targets: throughput vs the bare app, the offset kept by a cut-off ``PATCH``,
+    peak RSS flat in file and chunk size; the peers' figures next to ours, for the record."""
+    lines = []
+    big = max(k[0] for k in results)
+    for chunk in sorted({k[1] for k in results if k[0] == big}):
+        bare = _get(results, big, chunk, 1, "bare", "raw")
+        if bare is None:
+            continue
+        for server in TUS_SERVERS:
+            m = _get(results, big, chunk, 1, server, "tus")
+            if m is None:
+                continue
+            ratio = m.mib_per_s / bare.mib_per_s
+            status = "info" if server != "ours" else "met" if ratio >= 0.95 else "NOT MET"
+            lines.append(
+                f"[{status}] tus, {_size(big)} in {_chunk_label(big, chunk)}, {NAMES[server]} vs "
+                f"bare WSGI: {m.mib_per_s:.0f} / {bare.mib_per_s:.0f} MiB/s = {ratio:.2f}x"
+                + (" (target >= 0.95x)" if server == "ours" else "")
+                + f"; server CPU {m.cpu_s_per_gib:.2f} s/GiB (bare {bare.cpu_s_per_gib:.2f})"
+            )
+    lines += _resume_lines(resumes)
+    lines += _tus_rss_lines(results)
+    return lines
+
+
+def _resume_lines(resumes: list[ResumePoint]) -> list[str]:
+    groups: dict[str, list[ResumePoint]] = defaultdict(list)
+    for point in resumes:
+        groups[point.server].append(point)
+    lines = []
+    for server in sorted(groups, key=lambda s: SERVER_ORDER[s]):
+        points = groups[server]
+        kept = statistics.median(p.offset / p.size for p in points)
+        sent = statistics.median(p.sent / p.size for p in points)
+        all_kept = ", ".join(f"{p.offset / p.size:.1%}" for p in points)
+        status = "info" if server != "ours" else "met" if kept >= 0.55 else "NOT MET"
+        lines.append(
+            f"[{status}] tus, a whole-file PATCH of {_size(points[0].size)} cut after {sent:.0%}, "
+            f"{NAMES[server]}: HEAD says {kept:.1%} (median of {all_kept})"
+            + (" (target >= 55%)" if server == "ours" else "")
+        )
+    return lines
+
+
+def _tus_rss_lines(results: dict[Key, Measurement]) -> list[str]:
+    lines = []
+    for server in TUS_SERVERS:
+        single = [m for k, m in results.items() if k[3] == server and k[4] == "tus" and k[2] == 1]
+        if not single:
+            continue
+        low = min(single, key=lambda m: m.peak_rss_mib)
+        high = max(single, key=lambda m: m.peak_rss_mib)
+        flat = high.peak_rss_mib <= max(low.peak_rss_mib * 1.25, low.peak_rss_mib + 16)
+        status = "info" if server != "ours" else "met" if flat else "NOT MET"
+        lines.append(
+            f"[{status}] tus, peak RSS of {NAMES[server]}: {low.peak_rss_mib:.0f} MiB "
+            f"({_size(low.size)}, {_chunk_label(low.size, low.chunk)}) to "
+            f"{high.peak_rss_mib:.0f} MiB ({_size(high.size)}, {_chunk_label(high.size, high.chunk)})"
+            + ("" if server != "ours" else f" ({'flat' if flat else 'NOT flat'})")
+        )
     return lines

@@ -5,8 +5,14 @@ every case (file size x chunk size x parallel clients) uploads the same pre-gene
 to each of them in turn, the order rotating from case to case so that the machine's noise spreads
 over all of them. Prints the results table and the issue's targets as ratios. See README.md.
 
+With ``--protocol tus`` the servers are chunked_uploads' tus endpoint, @tus/server 2.4.5 (Node)
+and drf-tus 2.0.3 next to the bare WSGI app, the cases 256 MiB and 1 GiB files in 8 MiB ``PATCH``es
+and in one whole-file ``PATCH``, and each round also cuts a whole-file ``PATCH`` part-way and
+reads the offset each server kept.
+
     .venv/bin/python benchmarks/run.py            # the full run (64 MiB and 1 GiB)
     .venv/bin/python benchmarks/run.py --quick    # 64 MiB only, for development
+    .venv/bin/python benchmarks/run.py --protocol tus --repeat 3   # the tus run
 """
 
 from __future__ import annotations
@@ -25,7 +31,17 @@ from pathlib import Path
 import moto_s3
 import report
 import servers
-from measure import Case, Measurement, MiB, Variant, clear_media, measure
+import tus_peers
+from measure import (
+    Case,
+    Measurement,
+    MiB,
+    ResumePoint,
+    Variant,
+    clear_media,
+    measure,
+    measure_resume,
+)
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 STORE_KEYS = {"local": "ours", "s3": "ours-s3", "storage-s3": "ours-storage-s3"}
@@ -36,19 +52,51 @@ VARIANTS = (
     *(Variant("ours-socket", body) for body in ("raw", "multipart")),
     Variant("seed", "multipart"),  # the seed reads chunks from multipart bodies only
 )
+TUS_VARIANTS = (
+    Variant("bare", "raw"),  # the ceiling: the same chunks' bytes, appended and md5ed
+    *(Variant(key, "tus") for key in STORE_KEYS.values()),
+    Variant("ours-socket", "tus"),  # only with --only ... ours-socket
+    Variant("tus-node", "tus"),
+    Variant("drf-tus", "tus"),
+)
+TUS_PEERS = ("tus-node", "drf-tus")
+DEFAULT_SERVERS = {
+    "native": ["bare", "bare-socket", "ours", "seed"],
+    "tus": ["bare", "ours", *TUS_PEERS],
+}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--protocol",
+        choices=["native", "tus"],
+        default="native",
+        help="the native protocol (default) or tus, with the tus peers",
+    )
     parser.add_argument("--quick", action="store_true", help="64 MiB files only")
-    parser.add_argument("--sizes", type=int, nargs="+", help="file sizes in MiB (default 64 1024)")
-    parser.add_argument("--chunks", type=int, nargs="+", help="chunk sizes in MiB (default 1 8)")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4], help="parallel clients")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", help="file sizes in MiB (default 64 1024; tus: 256 1024)"
+    )
+    parser.add_argument(
+        "--chunks",
+        type=int,
+        nargs="+",
+        help="chunk sizes in MiB, 0 for the whole file in one request (default 1 8; tus: 8 0)",
+    )
+    parser.add_argument(
+        "--clients", type=int, nargs="+", help="parallel clients (default 1 4; tus: 1)"
+    )
     parser.add_argument(
         "--big-chunk",
         type=int,
-        default=64,
-        help="extra chunk size in MiB for the largest file, 1 client (0: none)",
+        help="extra chunk size in MiB for the largest file, 1 client (0: none; default 64, tus 0)",
+    )
+    parser.add_argument(
+        "--interrupt-at",
+        type=float,
+        default=0.6,
+        help="tus: cut a whole-file PATCH of the largest file after this fraction (0: no cut)",
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="rounds over all cases (medians reported)"
@@ -56,7 +104,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["bare", "bare-socket", "ours", "ours-socket", "seed"],
+        choices=["bare", "bare-socket", "ours", "ours-socket", "seed", *TUS_PEERS],
         help="servers to run",
     )
     parser.add_argument(
@@ -86,11 +134,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def cases(args: argparse.Namespace) -> list[Case]:
-    sizes = [s * MiB for s in (args.sizes or ([64] if args.quick else [64, 1024]))]
-    chunks = [c * MiB for c in (args.chunks or [1, 8])]
-    result = [Case(s, c, n) for s, c, n in product(sizes, chunks, args.clients) if c <= s]
-    if args.big_chunk:
-        result.append(Case(max(sizes), min(args.big_chunk * MiB, max(sizes)), 1))
+    tus = args.protocol == "tus"
+    sizes = [s * MiB for s in (args.sizes or ([64] if args.quick else [256 if tus else 64, 1024]))]
+    chunks = [c * MiB for c in (args.chunks or ([8, 0] if tus else [1, 8]))]
+    clients = args.clients or ([1] if tus else [1, 4])
+    # chunk 0: the whole file in one request (tus clients' default)
+    result = [Case(s, c or s, n) for s, c, n in product(sizes, chunks, clients) if c <= s]
+    big_chunk = args.big_chunk if args.big_chunk is not None else (0 if tus else 64)
+    if big_chunk:
+        result.append(Case(max(sizes), min(big_chunk * MiB, max(sizes)), 1))
     return list(dict.fromkeys(result))
 
 
@@ -112,14 +164,17 @@ def start_servers(
     tuned: bool,
     stores: list[str],
     moto: moto_s3.Moto | None,
+    protocol: str = "native",
 ) -> dict[str, servers.Server]:
-    wanted = only or ["bare", "bare-socket", "ours", "seed"]
+    wanted = only or DEFAULT_SERVERS[protocol]
     started: dict[str, servers.Server] = {}
     starters = {
         "bare": lambda: servers.start_bare(workdir),
         "bare-socket": lambda: servers.start_bare(workdir, socket_reads=True),
         "seed": lambda: servers.start_seed(workdir, CACHE, tuned),
         "ours-socket": lambda: servers.start_ours(workdir, tuned, socket_reads=True),
+        "tus-node": lambda: tus_peers.start_tus_node(workdir, CACHE),
+        "drf-tus": lambda: tus_peers.start_drf_tus(workdir, CACHE),
     }
     for store in stores:  # one chunked_uploads server per store
         starters[STORE_KEYS[store]] = lambda s=store: servers.start_ours(workdir, tuned, s, moto)
@@ -142,15 +197,16 @@ def run_all(
     repeat: int,
     profile: Path | None = None,
     bodies: tuple[str, ...] = ("raw", "multipart"),
-) -> list[Measurement]:
-    variants = [
-        v
-        for v in VARIANTS
-        if v.server in running and (v.server in ("bare", "bare-socket", "seed") or v.body in bodies)
-    ]
+    protocol: str = "native",
+    interrupt_at: float = 0.0,
+) -> tuple[list[Measurement], list[ResumePoint]]:
+    """Every case on every variant, ``repeat`` rounds, the order rotating; with ``tus`` and
+    ``interrupt_at``, each round ends with a whole-file ``PATCH`` cut off on every tus server."""
+    variants = select_variants(running, protocol, bodies)
     sources = {size: make_source(workdir, size) for size in {c.size for c in all_cases}}
     warm_up(variants, running, make_source(workdir, 8 * MiB))
-    measurements = []
+    measurements: list[Measurement] = []
+    resumes: list[ResumePoint] = []
     turn = 0
     for round_ in range(repeat):
         for case in all_cases:
@@ -170,7 +226,44 @@ def run_all(
                 )
                 measurements.append(m)
                 clear_media(server)
-    return measurements
+        if interrupt_at:
+            size = max(sources)
+            tus_servers = [v.server for v in variants if v.body == "tus"]
+            resumes += cut_offs(tus_servers, running, sources[size][0], size, interrupt_at, round_)
+    return measurements, resumes
+
+
+def select_variants(
+    running: dict[str, servers.Server], protocol: str, bodies: tuple[str, ...]
+) -> list[Variant]:
+    if protocol == "tus":
+        return [v for v in TUS_VARIANTS if v.server in running]
+    return [
+        v
+        for v in VARIANTS
+        if v.server in running and (v.server in ("bare", "bare-socket", "seed") or v.body in bodies)
+    ]
+
+
+def cut_offs(
+    keys: list[str],
+    running: dict[str, servers.Server],
+    source: Path,
+    size: int,
+    fraction: float,
+    turn: int,
+) -> list[ResumePoint]:
+    """A whole-file ``PATCH`` cut after ``fraction`` of the file on each tus server, in turn."""
+    points = []
+    shift = turn % len(keys) if keys else 0
+    for key in keys[shift:] + keys[:shift]:
+        server = running[key]
+        print(f"cut at {fraction:.0%} of {size // MiB} MiB: {server.name} ...", end=" ", flush=True)
+        point = measure_resume(key, server, source, size, fraction)
+        print(f"sent {point.sent / size:.1%}, HEAD offset {point.offset / size:.1%}")
+        points.append(point)
+        clear_media(server)
+    return points
 
 
 def warm_up(
@@ -203,15 +296,25 @@ def main(argv: list[str]) -> int:
     # moto keeps the S3 stores' objects; one upload at a time, emptied between measurements.
     moto = moto_s3.start_moto(workdir) if set(args.stores) - {"local"} else None
     try:
-        running = start_servers(workdir, args.only, args.tuned_sqlite, args.stores, moto)
+        running = start_servers(
+            workdir, args.only, args.tuned_sqlite, args.stores, moto, args.protocol
+        )
     except BaseException:
         if moto is not None:
             moto.stop()
         raise
     began = time.time()
     try:
-        measurements = run_all(
-            all_cases, running, workdir, args.repeat, args.profile, tuple(args.bodies)
+        interrupt_at = args.interrupt_at if args.protocol == "tus" else 0.0
+        measurements, resumes = run_all(
+            all_cases,
+            running,
+            workdir,
+            args.repeat,
+            args.profile,
+            tuple(args.bodies),
+            args.protocol,
+            interrupt_at,
         )
     finally:
         for server in running.values():
@@ -221,11 +324,18 @@ def main(argv: list[str]) -> int:
         for source in workdir.glob("source-*.bin"):
             source.unlink()
     results = report.reduce(measurements)
-    text = report.table(results) + "\n\n" + "\n".join(report.targets(results))
+    if args.protocol == "tus":
+        targets = report.tus_targets(results, resumes)
+    else:
+        targets = report.targets(results)
+    text = report.table(results) + "\n\n" + "\n".join(targets)
     print("\n" + text)
     print(f"\n{len(measurements)} measurements in {time.time() - began:.0f} s; {machine_note()}")
     if args.json:
-        args.json.write_text(json.dumps([m.as_dict() for m in measurements], indent=1))
+        rows: object = [m.as_dict() for m in measurements]
+        if args.protocol == "tus":
+            rows = {"measurements": rows, "cut_offs": [p.as_dict() for p in resumes]}
+        args.json.write_text(json.dumps(rows, indent=1))
     if args.markdown:
         args.markdown.write_text(text + "\n")
     if not args.keep:

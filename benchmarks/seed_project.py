@@ -122,13 +122,22 @@ def ensure_venv(venv: Path) -> Path:
 
 def example_middleware() -> list[str]:
     """``MIDDLEWARE`` of the example project, read from its settings file (importing it would
-    need the example project's Django set-up)."""
+    need the example project's Django set-up).
+
+    Only its plain entries: the conditional ones (``*([...] if HAS_CORS_HEADERS else [])``,
+    django-cors-headers, which the generated projects do not install) are left out.
+    """
     tree = ast.parse(EXAMPLE_SETTINGS.read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
             isinstance(target, ast.Name) and target.id == "MIDDLEWARE" for target in node.targets
         ):
-            return list(ast.literal_eval(node.value))
+            assert isinstance(node.value, ast.List), "MIDDLEWARE is not a list literal"
+            return [
+                ast.literal_eval(element)
+                for element in node.value.elts
+                if not isinstance(element, ast.Starred)
+            ]
     raise LookupError(f"no MIDDLEWARE list in {EXAMPLE_SETTINGS}")
 
 

@@ -6,7 +6,9 @@
   directly, as chunked_uploads does.
 
 ``chunked_uploads`` may also run once per S3 store (``--stores``), against a moto S3 server
-(``moto_s3.py``), each from a settings module generated on top of ``demo.settings``.
+(``moto_s3.py``), each from a settings module generated on top of ``demo.settings``. Its tus
+endpoint (``/api/tus/``) is ``Server.tus_prefix``; the tus peers of ``--protocol tus`` are started
+by ``tus_peers.py`` with the helpers here.
 
 Each server gets a listening socket bound to port 0 by this process and inherited by gunicorn
 (``--bind fd://N``), so ports never collide with other engineers' servers. Memory is read from
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +31,8 @@ import moto_s3
 import seed_project
 
 REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = REPO / ".venv" / "bin"
+# The environment running the benchmark (``.venv/bin/python benchmarks/run.py``) serves it too.
+VENV_BIN = Path(sys.executable).parent
 EXAMPLE = REPO / "example_project"
 BENCH_DIR = Path(__file__).resolve().parent
 WORKERS = 2
@@ -48,9 +52,13 @@ class Server:
     workers: list[int] = field(default_factory=list)
     clear_store: Callable[[], None] | None = None  # empties an object store between measurements
     worker_count: int = WORKERS
+    tus_prefix: str | None = None  # the tus endpoint's creation URL, if the server speaks tus
+    single_process: bool = False  # a server without workers (Node): its own process serves
 
     def worker_pids(self) -> list[int]:
         """The master's live children (re-read: gunicorn replaces a worker that dies)."""
+        if self.single_process:
+            return [self.process.pid] if self.process.poll() is None else []
         pids = []
         for entry in os.listdir("/proc"):
             if entry.isdigit() and _parent(int(entry)) == self.process.pid:
@@ -105,7 +113,7 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
-def _listen() -> socket.socket:
+def listen() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -113,7 +121,7 @@ def _listen() -> socket.socket:
     return sock
 
 
-def _gunicorn(
+def start_gunicorn(
     name: str,
     gunicorn: Path,
     app: str,
@@ -122,7 +130,7 @@ def _gunicorn(
     workdir: Path,
     workers: int = WORKERS,
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
-    sock = _listen()
+    sock = listen()
     fd = sock.fileno()
     log = workdir / f"{name}.log"
     command = [
@@ -147,12 +155,13 @@ def _gunicorn(
     return process, port, log
 
 
-def _wait_ready(server: Server) -> None:
+def wait_ready(server: Server) -> None:
     deadline = time.monotonic() + 60
+    workers = 1 if server.single_process else server.worker_count
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited; see {server.log}")
-        if len(server.worker_pids()) == server.worker_count:
+        if len(server.worker_pids()) == workers:
             try:
                 socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
                 return
@@ -215,7 +224,7 @@ def start_ours(
         "DJANGO_DEBUG": "0",
     }
     full_env = {**os.environ, **env}
-    manage = [str(VENV_BIN / "python"), "manage.py"]
+    manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=EXAMPLE, env=full_env, check=True)
     token = subprocess.run(
         [*manage, "create_demo_user", "--quiet"],
@@ -225,14 +234,16 @@ def start_ours(
         capture_output=True,
         text=True,
     ).stdout.strip()
-    process, port, log = _gunicorn(key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir)
+    process, port, log = start_gunicorn(
+        key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir
+    )
     name = "chunked_uploads" if store == "local" else f"chunked_uploads [{STORE_LABELS[store]}]"
     if socket_reads:
         name = "chunked_uploads (socket reads)"
-    server = Server(name, process, port, media, token, "/api/uploads/", log)
+    server = Server(name, process, port, media, token, "/api/uploads/", log, tus_prefix="/api/tus/")
     if moto is not None and store != "local":
         server.clear_store = lambda: moto.empty_bucket(bucket)
-    _wait_ready(server)
+    wait_ready(server)
     return server
 
 
@@ -261,9 +272,9 @@ def start_seed(workdir: Path, cache: Path, tuned: bool = False) -> Server:
         text=True,
     ).stdout.split()[-1]  # Django 5.2's shell may print a line about auto-imports first
     gunicorn = python.parent / "gunicorn"
-    process, port, log = _gunicorn("seed", gunicorn, "seedproj.wsgi", project, env, workdir)
+    process, port, log = start_gunicorn("seed", gunicorn, "seedproj.wsgi", project, env, workdir)
     server = Server("drf-chunked-upload", process, port, media, token, "/uploads/", log)
-    _wait_ready(server)
+    wait_ready(server)
     return server
 
 
@@ -272,8 +283,10 @@ def start_bare(workdir: Path, socket_reads: bool = False) -> Server:
     media = workdir / f"{key}-media"
     media.mkdir()
     env = {"BARE_MEDIA_ROOT": str(media), "BARE_SOCKET_READS": "1" if socket_reads else ""}
-    process, port, log = _gunicorn(key, VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir)
+    process, port, log = start_gunicorn(
+        key, VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir
+    )
     label = "bare WSGI (socket reads)" if socket_reads else "bare WSGI"
     server = Server(label, process, port, media, None, "/", log)
-    _wait_ready(server)
+    wait_ready(server)
     return server

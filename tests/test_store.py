@@ -70,6 +70,22 @@ def test_open_writer_truncates_to_the_offset(store: LocalFileStore) -> None:
     assert read(store, name) == b"0123XY"
 
 
+def test_open_writer_leaves_a_file_that_ends_at_the_offset_untouched(
+    store: LocalFileStore, storage: FileSystemStorage
+) -> None:
+    """No ``ftruncate`` when there is nothing to cut (it would change the file's mtime, and on
+    ext4 a truncation to 0 makes the writer's close() flush everything it wrote)."""
+    for offset, content in ((0, b""), (4, b"0123")):
+        name = store.create(f"{offset}.part")
+        write(store, name, 0, content)
+        path = storage.path(name)
+        os.utime(path, (1_000_000, 1_000_000))
+        writer = store.open_writer(name, offset)
+        writer.close()
+        assert os.stat(path).st_mtime == 1_000_000
+        assert read(store, name) == content
+
+
 def test_offset_past_the_stored_bytes_is_missing_bytes(store: LocalFileStore) -> None:
     name = store.create("a.part")
     write(store, name, 0, b"012")
