@@ -120,6 +120,7 @@ class ChunkSession:
         created: bool,
         max_bytes: int | None = None,
         checkpoint_bytes: int | None = None,
+        keep_on_abort: bool = False,
     ) -> None:
         self.upload = upload
         # ``None``: a whole file whose length is known only at its end, bounded by ``max_bytes``.
@@ -134,6 +135,8 @@ class ChunkSession:
         self._token = token
         self._store = store
         self._created = created
+        # A new upload whose client already knows its URL survives ``abort()`` (IETF 104).
+        self._keep_on_abort = keep_on_abort
         self._renewed_at = time.monotonic()
         algorithm = upload.checksum_algorithm
         self._digest = (
@@ -243,7 +246,7 @@ class ChunkSession:
         if self.committed:
             return
         self._close_writer()
-        if self._created:
+        if self._created and not self._keep_on_abort:
             delete_upload(self.upload)
         else:
             _release(self.upload, self._token)
@@ -309,10 +312,15 @@ def start(
     filename: str | None,
     owner: Mapping[str, Any],
     max_bytes: int | None = None,
+    *,
+    checkpoint_bytes: int | None = None,
+    keep_on_abort: bool = False,
 ) -> ChunkSession:
     """Create an upload for its first chunk and open that chunk for writing.
 
     ``byte_range`` is ``None`` for a whole file whose length the request did not tell.
+    ``keep_on_abort``: the upload stays (with what ``checkpoint_bytes`` acknowledged) when the
+    request fails part-way, for a client that learned its URL before sending the body.
     """
     if byte_range is not None and byte_range.start != 0:
         raise exceptions.OffsetMismatch(0, byte_range.start)
@@ -331,7 +339,16 @@ def start(
         field = upload._meta.get_field("file")
         upload.file.name = store.create(field.generate_filename(upload, upload.filename))
         model._default_manager.filter(pk=upload.pk).update(file=upload.file.name)
-        return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
+        return ChunkSession(
+            upload,
+            token,
+            byte_range,
+            store,
+            created=True,
+            max_bytes=max_bytes,
+            checkpoint_bytes=checkpoint_bytes,
+            keep_on_abort=keep_on_abort,
+        )
     except BaseException:
         delete_upload(upload)
         raise
@@ -367,6 +384,19 @@ def resume(
     except BaseException:
         _release(upload, token)
         raise
+
+
+def end_stalled_writer(upload: AbstractChunkedUpload) -> None:
+    """Let the next request take the upload's lease now, instead of when it runs out.
+
+    For protocols whose client, after an interruption, knows better than the server that the
+    request still holding the upload is dead (the IETF draft: a new request for an upload ends
+    an older one). The older request stops at its next write: the store refuses a write after a
+    newer writer's truncation (``StoreBusy``), and its next acknowledgement or lease renewal no
+    longer matches its token, so it cannot move the offset.
+    """
+    manager = type(upload)._default_manager
+    manager.filter(pk=upload.pk, lease_token__isnull=False).update(lease_expires_at=timezone.now())
 
 
 def complete(
