@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -71,6 +72,8 @@ BAD = [
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 4096, "chunked_uploads.E014"),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 8.0 * 2**20, "chunked_uploads.E014"),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", True, "chunked_uploads.E014"),
+    (checks.check_interim_responses, "INTERIM_RESPONSES", 1, "chunked_uploads.E015"),
+    (checks.check_interim_responses, "INTERIM_RESPONSES", "yes", "chunked_uploads.E015"),
 ]
 
 GOOD = [
@@ -91,6 +94,8 @@ GOOD = [
     (checks.check_lease, "LEASE_SECONDS", 0.5),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", None),
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 2**20),
+    (checks.check_interim_responses, "INTERIM_RESPONSES", True),  # gunicorn is installed
+    (checks.check_interim_responses, "INTERIM_RESPONSES", False),
 ]
 
 
@@ -121,6 +126,7 @@ def test_good_value_passes(check: Check, setting: str, value: Any) -> None:
         checks.check_lease,
         checks.check_metrics,
         checks.check_checkpoint_bytes,
+        checks.check_interim_responses,
     ],
 )
 def test_defaults_pass(check: Check) -> None:
@@ -186,3 +192,14 @@ def test_metrics_on_without_prometheus_client(monkeypatch: pytest.MonkeyPatch) -
 def test_metrics_on_with_prometheus_client() -> None:
     with override_settings(DRF_CHUNKED_UPLOAD_METRICS=True):
         assert ids(checks.check_metrics) == []
+
+
+def test_interim_responses_without_gunicorn_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "gunicorn" else real_find_spec(name, *args),
+    )
+    with override_settings(DRF_CHUNKED_UPLOAD_INTERIM_RESPONSES=True):
+        assert ids(checks.check_interim_responses) == ["chunked_uploads.W002"]

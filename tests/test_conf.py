@@ -45,6 +45,7 @@ DEFAULTS = [
     ("lease_seconds", 60.0),
     ("checkpoint_bytes", 8 * 1024 * 1024),
     ("socket_reads", False),
+    ("interim_responses", False),
 ]
 
 OVERRIDES = [
