@@ -116,11 +116,12 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
         if complete and not length and self.is_completed_at(upload, offset):
             return self.describe(self.completed_response(upload, request), upload, None)
         uploads.check_writable(upload)
+        if offset != upload.offset:  # before the lengths: the client must ask again first
+            raise exceptions.OffsetMismatch(upload.offset, offset)
         total = self.total(declared, upload.size, offset, length, complete)
         max_bytes = self.get_max_bytes(request)
         byte_range = self.byte_range(offset, length, total, max_bytes)
-        if offset == upload.offset:
-            uploads.end_stalled_writer(upload)  # the client gave up on any earlier request
+        uploads.end_stalled_writer(upload)  # the client gave up on any earlier request
         upload = self.receive(request, chunks.ExistingUpload(lambda: upload), byte_range, max_bytes)
         if complete or self.has_all_bytes(upload):
             response = self.complete_upload(upload, request)
