@@ -63,12 +63,11 @@ class ChunkRequest:
     # Acknowledge an existing upload's progress every so many bytes within the chunk (tus: a
     # whole file in one PATCH); ``None``, the native protocol's choice: all or nothing.
     checkpoint_bytes: int | None = None
-    # A new upload outlives a request that fails part-way, keeping what its check-points
-    # acknowledged: its client learned its URL before the body (the IETF draft's 104).
-    keep_new_upload: bool = False
     # Called once the upload exists and this request holds it, before the first body byte is
-    # read (the IETF edge sends its 104 interim response there).
-    on_begin: Callable[[AbstractChunkedUpload], None] | None = None
+    # read (the IETF edge sends its 104 interim response there). It returns whether the client
+    # now knows the upload's URL: then a new upload is check-pointed too, and outlives a request
+    # that fails part-way with what its check-points acknowledged.
+    on_begin: Callable[[AbstractChunkedUpload], bool] | None = None
 
     @classmethod
     def for_range_header(cls, header: str | None, **fields: Any) -> ChunkRequest:
@@ -96,8 +95,8 @@ def receive(request: ChunkRequest, body: ChunkBody) -> Received:
         raise exceptions.ChunkDigestUnverifiable()
     session = begin(request, part)
     try:
-        if request.on_begin is not None:
-            request.on_begin(session.upload)
+        if request.on_begin is not None and request.on_begin(session.upload):
+            session.keep_on_abort = True
         for block in part.blocks:
             session.write(block)
         fields = body.fields()
@@ -156,13 +155,9 @@ def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession:
         checkpoints = request.checkpoint_bytes if request.digests is None else None
         return uploads.resume(target.find(), byte_range, checkpoints)
     owner = {**target.owner(), **target.fields}
-    checkpoints = request.checkpoint_bytes if request.digests is None else None
+    # Only a new upload whose client may learn its URL before the end is worth check-pointing.
+    resumable = request.on_begin is not None and request.digests is None
+    checkpoints = request.checkpoint_bytes if resumable else None
     return uploads.start(
-        target.model,
-        byte_range,
-        part.file_name,
-        owner,
-        request.max_bytes,
-        checkpoint_bytes=checkpoints if request.keep_new_upload else None,
-        keep_on_abort=request.keep_new_upload,
+        target.model, byte_range, part.file_name, owner, request.max_bytes, checkpoints
     )

@@ -120,7 +120,6 @@ class ChunkSession:
         created: bool,
         max_bytes: int | None = None,
         checkpoint_bytes: int | None = None,
-        keep_on_abort: bool = False,
     ) -> None:
         self.upload = upload
         # ``None``: a whole file whose length is known only at its end, bounded by ``max_bytes``.
@@ -135,8 +134,8 @@ class ChunkSession:
         self._token = token
         self._store = store
         self._created = created
-        # A new upload whose client already knows its URL survives ``abort()`` (IETF 104).
-        self._keep_on_abort = keep_on_abort
+        # A new upload whose client already knows its URL (IETF 104) survives ``abort()``.
+        self.keep_on_abort = False
         self._renewed_at = time.monotonic()
         algorithm = upload.checksum_algorithm
         self._digest = (
@@ -246,7 +245,7 @@ class ChunkSession:
         if self.committed:
             return
         self._close_writer()
-        if self._created and not self._keep_on_abort:
+        if self._created and not self.keep_on_abort:
             delete_upload(self.upload)
         else:
             _release(self.upload, self._token)
@@ -312,15 +311,13 @@ def start(
     filename: str | None,
     owner: Mapping[str, Any],
     max_bytes: int | None = None,
-    *,
     checkpoint_bytes: int | None = None,
-    keep_on_abort: bool = False,
 ) -> ChunkSession:
     """Create an upload for its first chunk and open that chunk for writing.
 
     ``byte_range`` is ``None`` for a whole file whose length the request did not tell.
-    ``keep_on_abort``: the upload stays (with what ``checkpoint_bytes`` acknowledged) when the
-    request fails part-way, for a client that learned its URL before sending the body.
+    ``checkpoint_bytes``: acknowledge progress every so many bytes, for a client that learns the
+    upload's URL before the body ends (the session's ``keep_on_abort`` then keeps it).
     """
     if byte_range is not None and byte_range.start != 0:
         raise exceptions.OffsetMismatch(0, byte_range.start)
@@ -347,7 +344,6 @@ def start(
             created=True,
             max_bytes=max_bytes,
             checkpoint_bytes=checkpoint_bytes,
-            keep_on_abort=keep_on_abort,
         )
     except BaseException:
         delete_upload(upload)

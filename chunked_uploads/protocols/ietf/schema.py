@@ -21,6 +21,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_seri
 from rest_framework import serializers
 
 from ..native.schema import upload_id_parameter
+from ..native.serializers import ChunkedUploadSerializer
+from .errors import PROBLEM_JSON
 from .headers import PARTIAL_UPLOAD, VERSION_HEADER, VERSIONS
 
 DEFAULT_PREFIX = "resumable"
@@ -55,6 +57,11 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(Problem, description=description)
 
 
+def _problems(responses: dict[int, Any]) -> dict[Any, Any]:
+    """Error statuses answered with ``application/problem+json`` (RFC 9457)."""
+    return {(code, PROBLEM_JSON) if code >= 400 else code: r for code, r in responses.items()}
+
+
 def _header(name: str, description: str, *, required: bool = False, **schema: Any) -> Any:
     return OpenApiParameter(
         name,
@@ -76,6 +83,9 @@ COMMON = {
     400: _error("Malformed or contradicting headers, or an unknown interop version."),
     401: _error("Not authenticated (when the view's authentication requires it)."),
     403: _error("Not allowed by the view's permissions, or over the unfinished-uploads quotas."),
+}
+VERSION_ERROR = {
+    400: _error("`unsupported_interop_version`: a version this server does not speak.")
 }
 NOT_FOUND = {404: _error("No such upload, or one the caller may not see.")}
 GONE = {410: _error("`upload_expired`, or the stored bytes are missing.")}
@@ -134,15 +144,23 @@ class ResumableUploadSchema(AutoSchema):
         per_action: dict[str, dict[int, Any]] = {
             "create": {
                 201: OpenApiResponse(
-                    description="Created; `Location` is the upload's URL. With "
-                    "`Upload-Complete: ?1` the body is the completed upload."
+                    ChunkedUploadSerializer,
+                    description="Created; `Location` is the upload's URL; the body is the "
+                    "upload (with `Upload-Complete: ?1`, completed).",
                 ),
                 **COMMON,
                 **TOO_LARGE,
             },
-            "retrieve": {204: OpenApiResponse(description=STATE), **NOT_FOUND, **GONE},
+            "retrieve": {
+                204: OpenApiResponse(description=STATE),
+                **VERSION_ERROR,
+                **NOT_FOUND,
+                **GONE,
+            },
             "partial_update": {
-                200: OpenApiResponse(description="Completed (`Upload-Complete: ?1`)."),
+                200: OpenApiResponse(
+                    ChunkedUploadSerializer, description="Completed: the completed upload."
+                ),
                 204: OpenApiResponse(description="Stored; " + STATE),
                 409: _error("`mismatching-upload-offset`: `expected-offset`, `provided-offset`."),
                 **COMMON,
@@ -152,9 +170,11 @@ class ResumableUploadSchema(AutoSchema):
                 **TOO_LARGE,
                 415: _error(f"The body is not `{PARTIAL_UPLOAD}` (interop 6 and later)."),
             },
-            "destroy": {204: None, **NOT_FOUND, **BUSY},
+            "destroy": {204: None, **VERSION_ERROR, **NOT_FOUND, **BUSY},
         }
-        return per_action.get(self.action, super().get_response_serializers())
+        if self.action in per_action:
+            return _problems(per_action[self.action])
+        return super().get_response_serializers()
 
     def _get_request_body(self, direction: str = "request") -> Any:
         body = super()._get_request_body(direction)  # type: ignore[no-untyped-call]

@@ -93,7 +93,7 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
             if response.status_code == status.HTTP_200_OK:
                 response.status_code = status.HTTP_201_CREATED
         else:
-            response = Response(status=status.HTTP_201_CREATED)
+            response = Response(self.get_serializer(upload).data, status=status.HTTP_201_CREATED)
         return self.describe(response, upload, max_bytes, Location=location)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -153,7 +153,7 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
         location: str | None = None,
     ) -> AbstractChunkedUpload:
         """Stream the body into the upload through the core, with check-points; a new upload
-        outlives an interrupted request, as its client was told its URL (104)."""
+        outlives an interrupted request if its client was told its URL (the 104)."""
         digests = parse_body_digests(request.META)
         announce = partial(self.announce_resumption, request, location) if location else None
         chunk = chunks.ChunkRequest(
@@ -162,7 +162,6 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
             digests=digests,
             max_bytes=max_bytes,
             checkpoint_bytes=conf.checkpoint_bytes,
-            keep_new_upload=True,
             on_begin=announce,
         )
         stream = body_stream(request._request)
@@ -173,12 +172,13 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
 
     def announce_resumption(
         self, request: Request, location: str, upload: AbstractChunkedUpload
-    ) -> None:
-        """Send ``104 Upload Resumption Supported`` with the upload's URL, where the server can."""
+    ) -> bool:
+        """Send ``104 Upload Resumption Supported`` with the upload's URL, where the server can;
+        whether it was sent (the client then knows the URL: the upload outlives the request)."""
         headers = {"Location": location, ietf.VERSION_HEADER: str(self.interop.number)}
         if self.interop.lengths_and_limits:
             headers["Upload-Limit"] = ietf.limits(self.get_max_bytes(request), upload)
-        send_interim(
+        return send_interim(
             request._request, UPLOAD_RESUMPTION_SUPPORTED, "Upload Resumption Supported", headers
         )
 
