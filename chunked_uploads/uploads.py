@@ -247,8 +247,10 @@ class ChunkSession:
         self._close_writer()
         if self._created and not self.keep_on_abort:
             delete_upload(self.upload)
-        else:
-            _release(self.upload, self._token)
+            return
+        _release(self.upload, self._token)
+        if self._created:  # kept: its client knows it, so it has started (with what was kept)
+            signals.upload_started.send(sender=type(self.upload), upload=self.upload)
 
     def _check_length(self, length: int) -> None:
         if self.byte_range is not None and length > self.byte_range.length:
