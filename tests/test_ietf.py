@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chunked_uploads import signals
@@ -385,3 +388,15 @@ def test_reaching_the_declared_length_completes(api: APIClient, interop: Interop
     assert again.status_code == 200 and is_complete(interop, again)
     assert again.json()["id"] == str(upload_of(url).pk)
     problem(append(api, interop, url, b"", 5, complete=True), 400, "upload_complete")
+
+
+def test_a_request_holding_the_upload_does_not_block_the_next(api: APIClient) -> None:
+    """A resuming client knows its earlier request is dead: an append or a cancellation ends it
+    instead of waiting for its lease (the live tests stall a real request)."""
+    v8 = VERSIONS[8]
+    url = create(api, v8, b"abc", complete=False)["Location"]
+    held = {"lease_token": uuid.uuid4(), "lease_expires_at": timezone.now() + timedelta(hours=1)}
+    ChunkedUpload.objects.filter(pk=upload_of(url).pk).update(**held)
+    assert append(api, v8, url, b"def", 3, complete=False).status_code == 204
+    ChunkedUpload.objects.filter(pk=upload_of(url).pk).update(**held)
+    assert api.delete(url, **version(v8)).status_code == 204

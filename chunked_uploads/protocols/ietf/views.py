@@ -130,8 +130,10 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
         return self.describe(response, upload, max_bytes)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Cancel the upload: its record and bytes go."""
-        self.perform_destroy(self.get_object())  # ``uploads.abort()``, the native hook
+        """Cancel the upload: its record and bytes go (a request still writing it ends)."""
+        upload = self.get_object()
+        uploads.end_stalled_writer(upload)
+        self.perform_destroy(upload)  # ``uploads.abort()``, the native hook
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def options(self, request: Any, *args: Any, **kwargs: Any) -> Response:
