@@ -10,6 +10,10 @@ server had kept (its check-points), not from zero. The tests skip when ``node``/
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,8 +57,6 @@ def state(server: servers.LiveServer, url: str, protocol: str) -> httpx.Headers:
 
 def settled_offset(server: servers.LiveServer, url: str, protocol: str) -> int:
     """The offset once the server is done with a cut PATCH (two HEADs 0.3 s apart agree)."""
-    import time
-
     offset = int(state(server, url, protocol)["upload-offset"])
     for _ in range(50):
         time.sleep(0.3)
@@ -62,6 +64,56 @@ def settled_offset(server: servers.LiveServer, url: str, protocol: str) -> int:
         if offset == previous:
             return offset
     raise AssertionError("the offset never settled")
+
+
+class SlowLink:
+    """A TCP proxy in front of the server that carries request bytes at ``rate`` bytes/s.
+
+    tus-js-client reports progress at most every 100 ms; over loopback a whole file can be sent
+    within one such interval, and then "abort at 40 %" comes after the last byte. Through this
+    link the upload takes seconds, so the abort lands mid-file whatever the machine's load.
+    """
+
+    def __init__(self, port: int, rate: int) -> None:
+        self.target, self.rate = port, rate
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, slow: bool) -> None:
+        block = 64 * 1024
+        try:
+            while data := source.recv(block):
+                sink.sendall(data)
+                if slow:
+                    time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def slow_link(server: servers.LiveServer) -> Iterator[SlowLink]:
+    link = SlowLink(server.port, rate=16 * MiB)
+    yield link
+    link.close()
 
 
 def test_whole_file(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:  # noqa: F811
@@ -100,21 +152,22 @@ def test_chunks(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protoco
 def test_aborted_then_resumed(
     tusjs: Path,  # noqa: F811
     server: servers.LiveServer,
+    slow_link: SlowLink,
     tmp_path: Path,
     protocol: str,
 ) -> None:
     path, content = make_file(tmp_path, 24 * MiB)
     storage = str(tmp_path / "urls.json")
-    endpoint = f"{server.url}{URL}"
-    options = {"file": str(path), "protocol": protocol, "storage": storage, "endpoint": endpoint}
-    first = run_client(tusjs, server, abortAt=0.4, **options)
+    options = {"file": str(path), "protocol": protocol, "storage": storage}
+    endpoint = f"http://127.0.0.1:{slow_link.port}{URL}"  # 1.5 s for the file: abort mid-way
+    first = run_client(tusjs, server, abortAt=0.4, endpoint=endpoint, **options)
     assert first[-1]["event"] == "aborted", first
     assert patches(first) == [0]
     url, sent = first[-1]["url"], first[-1]["sent"]
     kept = settled_offset(server, url, protocol)
     assert MiB <= kept <= sent < len(content), (kept, sent)
 
-    second = run_client(tusjs, server, resume=True, **options)
+    second = run_client(tusjs, server, resume=True, endpoint=endpoint, **options)
     assert second[0] == {"event": "previous", "urls": [url]}
     assert second[-1] == {"event": "success", "url": url, "size": len(content)}
     assert not [e for e in second if e["event"] == "request" and e["method"] == "POST"]
