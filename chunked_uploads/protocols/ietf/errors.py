@@ -50,7 +50,11 @@ def _too_large(code: str, detail: Callable[[Any], str]) -> Answer:
 ANSWERS: dict[type[Exception], Answer] = {
     UnsupportedInteropVersion: Answer(
         "unsupported_interop_version",
-        lambda x: f"Upload-Draft-Interop-Version {x.sent!r} is not one this server speaks",
+        lambda x: (
+            "Upload-Draft-Interop-Version is missing"
+            if x.sent is None
+            else f"Upload-Draft-Interop-Version {x.sent[:16]!r} is not one this server speaks"
+        ),
         members=lambda x: {"supported-versions": sorted(VERSIONS)},
     ),
     UnsupportedContentType: Answer(
