@@ -401,3 +401,8 @@ def test_a_request_holding_the_upload_does_not_block_the_next(api: APIClient) ->
     assert append(api, v8, url, b"def", 3, complete=False).status_code == 204
     ChunkedUpload.objects.filter(pk=upload_of(url).pk).update(**held)
     assert api.delete(url, **version(v8)).status_code == 204
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_BYTES=10**16)
+def test_a_limit_too_large_for_a_structured_field_is_left_out() -> None:
+    assert APIClient().options(URL)["Upload-Limit"] == "max-age=86400"

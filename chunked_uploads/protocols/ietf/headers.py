@@ -11,6 +11,7 @@ is read.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,10 +98,10 @@ def _item(meta: Mapping[str, Any], name: str) -> sf.BareItem | None:
 def version(meta: Mapping[str, Any]) -> InteropVersion:
     """The client's interop version; refused when missing or unknown."""
     sent = header(meta, VERSION_HEADER)
-    try:
-        value = sf.parse_item(sent or "").value if sent and len(sent) < 16 else None
-    except sf.InvalidStructuredField:
-        value = None
+    value: sf.BareItem | None = None
+    if sent is not None and len(sent) <= MAX_HEADER_CHARS:
+        with suppress(sf.InvalidStructuredField):
+            value = sf.parse_item(sent).value
     found = VERSIONS.get(value) if type(value) is int else None
     if found is None:
         raise UnsupportedInteropVersion(sent)
@@ -144,7 +145,7 @@ def limits(max_bytes: int | None, upload: AbstractChunkedUpload | None = None) -
     """``Upload-Limit``: ``max-size`` (the view's limit) and ``max-age`` (seconds the upload, or
     a new one, has before it expires)."""
     members: dict[str, sf.BareItem] = {}
-    if max_bytes is not None:
+    if max_bytes is not None and max_bytes <= sf.MAX_INTEGER:  # else no sf-integer: no limit
         members["max-size"] = max_bytes
     if upload is None:
         members["max-age"] = int(conf.expiration_delta.total_seconds())
