@@ -13,11 +13,13 @@ from typing import Any
 import pytest
 from django.test import override_settings
 from django.utils import timezone
+from rest_framework.routers import DefaultRouter
 from rest_framework.test import APIClient
 
 from chunked_uploads import signals
 from chunked_uploads.models import ChunkedUpload, UploadStatus
 from chunked_uploads.protocols.ietf.headers import VERSIONS, InteropVersion
+from chunked_uploads.protocols.ietf.views import ResumableUploadViewSet
 
 from .helpers import stored_bytes
 
@@ -406,3 +408,18 @@ def test_a_request_holding_the_upload_does_not_block_the_next(api: APIClient) ->
 @override_settings(DRF_CHUNKED_UPLOAD_MAX_BYTES=10**16)
 def test_a_limit_too_large_for_a_structured_field_is_left_out() -> None:
     assert APIClient().options(URL)["Upload-Limit"] == "max-age=86400"
+
+
+default_router = DefaultRouter()
+default_router.register("elsewhere", ResumableUploadViewSet, basename="resumable")
+urlpatterns = default_router.urls
+
+
+@pytest.mark.urls(__name__)
+def test_drfs_own_router_mounts_it(api: APIClient) -> None:
+    v8 = VERSIONS[8]
+    extra = {**version(v8), **complete_header(v8, False)}
+    created = api.generic("POST", "/elsewhere/", b"abc", "application/octet-stream", **extra)
+    assert created.status_code == 201, created.content
+    assert head(api, v8, created["Location"])["Upload-Offset"] == "3"
+    assert append(api, v8, created["Location"], b"d", 3, complete=True).status_code == 200
