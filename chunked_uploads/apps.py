@@ -20,6 +20,7 @@ class ChunkedUploadsConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the checks)
 
         if importlib.util.find_spec("drf_spectacular") is not None:
+            from .protocols.ietf import schema as ietf_schema  # noqa: F401  (and the IETF one)
             from .protocols.native import schema  # noqa: F401  (registers the OpenAPI extension)
             from .protocols.tus import schema as tus_schema  # noqa: F401  (and the tus one)
         if importlib.util.find_spec("prometheus_client") is not None:

@@ -279,3 +279,31 @@ def check_max_concat_partials(
             "stored ranges, of which an upload keeps at most that many.",
         )
     ]
+
+
+@checks.register
+def check_interim_responses(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``INTERIM_RESPONSES`` is a bool (E016); on, it needs gunicorn to send anything (W002)."""
+    value = conf.interim_responses
+    if not isinstance(value, bool):
+        return [
+            _error(
+                16,
+                f"{PREFIX}INTERIM_RESPONSES is {value!r}.",
+                "Use True (send 104 interim responses under gunicorn) or False.",
+            )
+        ]
+    if value and importlib.util.find_spec("gunicorn") is None:
+        return [
+            checks.Warning(
+                f"{PREFIX}INTERIM_RESPONSES is on, but gunicorn is not installed: no 104 "
+                "interim response can be sent.",
+                hint="Serve the project with gunicorn (sync or gthread workers), or set "
+                f"{PREFIX}INTERIM_RESPONSES = False; clients then resume only uploads whose "
+                "creation they saw answered (see the IETF page of the docs).",
+                id="chunked_uploads.W002",
+            )
+        ]
+    return []

@@ -66,6 +66,11 @@ class ChunkRequest:
     # Acknowledge an existing upload's progress every so many bytes within the chunk (tus: a
     # whole file in one PATCH); ``None``, the native protocol's choice: all or nothing.
     checkpoint_bytes: int | None = None
+    # Called once the upload exists and this request holds it, before the first body byte is
+    # read (the IETF edge sends its 104 interim response there). It returns whether the client
+    # now knows the upload's URL: then a new upload is check-pointed too, and outlives a request
+    # that fails part-way with what its check-points acknowledged.
+    on_begin: Callable[[AbstractChunkedUpload], bool] | None = None
 
     @classmethod
     def for_range_header(cls, header: str | None, **fields: Any) -> ChunkRequest:
@@ -93,6 +98,8 @@ def receive(request: ChunkRequest, body: ChunkBody) -> Received:
         raise exceptions.ChunkDigestUnverifiable()
     session = begin(request, part)
     try:
+        if request.on_begin is not None and request.on_begin(session.upload):
+            session.keep_on_abort = True
         for block in part.blocks:
             session.write(block)
         fields = body.fields()
@@ -151,11 +158,15 @@ def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession | Part
         checkpoints = request.checkpoint_bytes if request.digests is None else None
         return uploads.resume(target.find(), byte_range, checkpoints)
     owner = {**target.owner(), **target.fields}
+    # Only a new upload whose client may learn its URL before the end is worth check-pointing.
+    resumable = request.on_begin is not None and request.digests is None
+    checkpoints = request.checkpoint_bytes if resumable else None
     return uploads.start(
         target.model,
         byte_range,
         part.file_name,
         owner,
         request.max_bytes,
+        checkpoints,
         parallel=target.parallel,
     )

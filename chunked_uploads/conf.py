@@ -124,6 +124,13 @@ class Settings:
         return bool(_get("SOCKET_READS", False))
 
     @property
+    def interim_responses(self) -> Any:
+        """Under gunicorn, send the IETF draft's ``104 Upload Resumption Supported`` on the
+        connection once an upload exists (an optional integration, off by default:
+        ``bodies/interim.py``)."""
+        return _get("INTERIM_RESPONSES", False)
+
+    @property
     def lease_seconds(self) -> float:
         """How long a request may hold an upload without showing progress before others may take it."""
         value: float = _get("LEASE_SECONDS", 60.0)

@@ -41,6 +41,9 @@ class PartSession:
         self._store = store
         self._name = name
         self._created = created
+        # A new upload whose client already knows its URL (``ChunkRequest.on_begin``) is kept
+        # when its first chunk fails, as ``ChunkSession`` keeps one.
+        self.keep_on_abort = False
         # Wall-clock time, as the reservation's expiry: a writer that stalled past it renews
         # before its next write, and stops there if another request took its range over.
         self._renewed_at = time.time()
@@ -102,7 +105,7 @@ class PartSession:
         if self.committed:
             return
         self._close_writer()
-        if self._created:
+        if self._created and not self.keep_on_abort:
             self.upload.delete()
         else:
             release(self.upload, self._token)

@@ -1,6 +1,6 @@
 """What a protocol edge reports about the requests it answers, for metrics and logs.
 
-Each edge (the native ``ChunkedUploadViewSet`` today; tus and the IETF draft later) wraps its
+Each edge (the native ``ChunkedUploadViewSet``, tus's and the IETF draft's subclasses) wraps its
 ``dispatch`` in ``observe(view)``. While the request runs, ``current_protocol()`` names the edge, so
 receivers of the core's signals (which know no HTTP) can label what they record; once it is
 answered, ``signals.request_handled`` carries its status, error ``code`` and duration. Outside a

@@ -136,6 +136,8 @@ class ChunkSession:
         self._token = token
         self._store = store
         self._created = created
+        # A new upload whose client already knows its URL (IETF 104) survives ``abort()``.
+        self.keep_on_abort = False
         self._renewed_at = time.monotonic()
         algorithm = upload.checksum_algorithm
         self._digest = (
@@ -245,10 +247,12 @@ class ChunkSession:
         if self.committed:
             return
         self._close_writer()
-        if self._created:
+        if self._created and not self.keep_on_abort:
             delete_upload(self.upload)
-        else:
-            _release(self.upload, self._token)
+            return
+        _release(self.upload, self._token)
+        if self._created:  # kept: its client knows it, so it has started (with what was kept)
+            signals.upload_started.send(sender=type(self.upload), upload=self.upload)
 
     def _check_length(self, length: int) -> None:
         if self.byte_range is not None and length > self.byte_range.length:
@@ -311,12 +315,15 @@ def start(
     filename: str | None,
     owner: Mapping[str, Any],
     max_bytes: int | None = None,
+    checkpoint_bytes: int | None = None,
     *,
     parallel: bool = False,
 ) -> ChunkSession | PartSession:
     """Create an upload for its first chunk and open that chunk for writing.
 
     ``byte_range`` is ``None`` for a whole file whose length the request did not tell.
+    ``checkpoint_bytes``: acknowledge progress every so many bytes, for a client that learns the
+    upload's URL before the body ends (the session's ``keep_on_abort`` then keeps it).
     ``parallel``: later chunks may come at any offset, in any order (``parts.py``); the first
     one still starts at 0.
     """
@@ -350,7 +357,15 @@ def start(
             upload.store_state = store.begin_parts(name, byte_range.length, byte_range.total)
             model._default_manager.filter(pk=upload.pk).update(store_state=upload.store_state)
             return PartSession(upload, token.hex, byte_range, store, name, created=True)
-        return ChunkSession(upload, token, byte_range, store, created=True, max_bytes=max_bytes)
+        return ChunkSession(
+            upload,
+            token,
+            byte_range,
+            store,
+            created=True,
+            max_bytes=max_bytes,
+            checkpoint_bytes=checkpoint_bytes,
+        )
     except BaseException:
         delete_upload(upload)
         raise
@@ -421,6 +436,19 @@ def _resume_part(upload: AbstractChunkedUpload, byte_range: ContentRange) -> Par
     except BaseException:
         parts.release(upload, token)
         raise
+
+
+def end_stalled_writer(upload: AbstractChunkedUpload) -> None:
+    """Let the next request take the upload's lease now, instead of when it runs out.
+
+    For protocols whose client, after an interruption, knows better than the server that the
+    request still holding the upload is dead (the IETF draft: a new request for an upload ends
+    an older one). The older request stops at its next write: the store refuses a write after a
+    newer writer's truncation (``StoreBusy``), and its next acknowledgement or lease renewal no
+    longer matches its token, so it cannot move the offset.
+    """
+    manager = type(upload)._default_manager
+    manager.filter(pk=upload.pk, lease_token__isnull=False).update(lease_expires_at=timezone.now())
 
 
 def complete(

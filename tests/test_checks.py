@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -75,6 +76,8 @@ BAD = [
     (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", 10_001, "chunked_uploads.E015"),
     (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", None, "chunked_uploads.E015"),
     (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", True, "chunked_uploads.E015"),
+    (checks.check_interim_responses, "INTERIM_RESPONSES", 1, "chunked_uploads.E016"),
+    (checks.check_interim_responses, "INTERIM_RESPONSES", "yes", "chunked_uploads.E016"),
 ]
 
 GOOD = [
@@ -98,6 +101,8 @@ GOOD = [
     (checks.check_checkpoint_bytes, "CHECKPOINT_BYTES", 2**20),
     (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", 1),
     (checks.check_max_concat_partials, "MAX_CONCAT_PARTIALS", 10_000),
+    (checks.check_interim_responses, "INTERIM_RESPONSES", True),  # gunicorn is installed
+    (checks.check_interim_responses, "INTERIM_RESPONSES", False),
 ]
 
 
@@ -128,6 +133,7 @@ def test_good_value_passes(check: Check, setting: str, value: Any) -> None:
         checks.check_lease,
         checks.check_metrics,
         checks.check_checkpoint_bytes,
+        checks.check_interim_responses,
     ],
 )
 def test_defaults_pass(check: Check) -> None:
@@ -203,3 +209,14 @@ def test_crc32c_without_its_package_is_e001(settings: Any, monkeypatch: Any) -> 
     (message,) = checks.check_checksum()
     assert message.id == "chunked_uploads.E001"
     assert "pip install crc32c" in (message.hint or "")
+
+
+def test_interim_responses_without_gunicorn_warn(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "gunicorn" else real_find_spec(name, *args),
+    )
+    with override_settings(DRF_CHUNKED_UPLOAD_INTERIM_RESPONSES=True):
+        assert ids(checks.check_interim_responses) == ["chunked_uploads.W002"]

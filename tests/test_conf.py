@@ -46,6 +46,7 @@ DEFAULTS = [
     ("checkpoint_bytes", 8 * 1024 * 1024),
     ("socket_reads", False),
     ("max_concat_partials", 100),
+    ("interim_responses", False),
 ]
 
 OVERRIDES = [

@@ -112,3 +112,46 @@ def test_cross_origin_creation_exposes_the_tus_headers(server: servers.LiveServe
 def test_other_paths_are_not_cors_enabled(server: servers.LiveServer) -> None:
     response = httpx.get(f"{server.url}/upload/", headers={"Origin": ORIGIN})
     assert "access-control-allow-origin" not in response.headers
+
+
+IETF_REQUEST_HEADERS = [
+    "authorization",
+    "content-type",
+    "upload-complete",
+    "upload-incomplete",
+    "upload-draft-interop-version",
+    "upload-length",
+    "upload-offset",
+    "content-digest",
+]
+IETF_EXPOSED = {
+    "location",
+    "upload-offset",
+    "upload-complete",
+    "upload-incomplete",
+    "upload-length",
+    "upload-limit",
+    "upload-draft-interop-version",
+    "repr-digest",
+}
+
+
+def test_the_ietf_draft_across_origins(server: servers.LiveServer) -> None:
+    preflight = httpx.options(
+        f"{server.url}/api/resumable/",
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": ",".join(IETF_REQUEST_HEADERS),
+        },
+    )
+    assert set(IETF_REQUEST_HEADERS) <= names(preflight.headers["access-control-allow-headers"])
+    headers = {
+        **server.headers,
+        "Origin": ORIGIN,
+        "Upload-Draft-Interop-Version": "6",
+        "Upload-Complete": "?1",
+    }
+    created = httpx.post(f"{server.url}/api/resumable/", headers=headers, content=b"hello")
+    assert created.status_code == 201, created.text
+    assert names(created.headers["access-control-expose-headers"]) >= IETF_EXPOSED

@@ -50,6 +50,10 @@ OPERATIONS = [
     "tus_offset",
     "tus_append",
     "tus_terminate",
+    "resumable_create",
+    "resumable_offset",
+    "resumable_append",
+    "resumable_cancel",
 ]
 # The checks that cannot hold for some operations, and why. Nothing else is left out.
 NOT_APPLICABLE: dict[str, tuple[set[str], str]] = {
@@ -61,13 +65,17 @@ NOT_APPLICABLE: dict[str, tuple[set[str], str]] = {
             "uploads_create_complete",
             "tus_create",
             "tus_append",
+            "resumable_create",
+            "resumable_append",
         },
         "A schema-valid chunk or completion is still refused (a documented 400) when the"
         " arithmetic between Content-Range's fields does not hold (END < TOTAL, START <= END,"
         " END - START + 1 bytes sent, START = the upload's offset, the same TOTAL as before) or"
         " the checksum is not the digest of the bytes sent; a tus creation needs exactly one of"
         " Upload-Length and Upload-Defer-Length, and a tus append an Upload-Offset equal to the"
-        " upload's offset and no more bytes than its length: OpenAPI cannot express any of it.",
+        " upload's offset and no more bytes than its length; an IETF request must carry"
+        " Upload-Complete (Upload-Incomplete in interop version 3), an Upload-Offset equal to the"
+        " upload's, and lengths that agree: OpenAPI cannot express any of it.",
     ),
 }
 

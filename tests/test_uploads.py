@@ -453,3 +453,47 @@ def test_rolled_back_delete_keeps_the_file(
     assert callbacks == []
     assert storage.exists(name)
     assert stored_bytes(ChunkedUpload.objects.get(pk=pk)) == data[:CHUNK]
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES=2**20)
+def test_a_kept_first_chunk_stays_with_its_check_points(user: Any) -> None:
+    """A new upload whose client learned its URL (IETF 104) outlives its failed first request."""
+    data = os.urandom(3 * 2**20)
+    started: list[Any] = []
+
+    def receiver(upload: ChunkedUpload, **kwargs: Any) -> None:
+        started.append(upload.pk)
+
+    signals.upload_started.connect(receiver)
+    try:
+        session = uploads.start(
+            ChunkedUpload, ContentRange.whole(len(data)), "x", {"user": user}, None, 2**20
+        )
+        session.keep_on_abort = True
+        for start in range(0, 2 * 2**20 + 100, 2**20 // 2):
+            session.write(data[start : start + 2**20 // 2])
+        session.abort()
+    finally:
+        signals.upload_started.disconnect(receiver)
+    upload = fresh(session.upload)
+    assert upload.offset == 2 * 2**20 and upload.lease_token is None
+    assert started == [upload.pk]  # it started, once
+    send_next(upload, data, 2 * 2**20, 2**20)
+    assert stored_bytes(fresh(upload)) == data
+
+
+def test_end_stalled_writer_lets_the_next_request_in_and_fences_the_old(
+    user: Any, data: bytes
+) -> None:
+    upload = send_first(user, data)
+    stalled = uploads.resume(upload, chunk_range(CHUNK))
+    stalled.write(data[CHUNK : CHUNK + 100])
+    with pytest.raises(exceptions.UploadBusy):
+        uploads.resume(fresh(upload), chunk_range(CHUNK))
+    uploads.end_stalled_writer(fresh(upload))
+    send_next(fresh(upload), data, CHUNK)  # did not wait for the lease
+    with pytest.raises(exceptions.UploadBusy):
+        stalled.write(data[CHUNK + 100 : CHUNK + 200])  # the store refuses the old writer
+    stalled.abort()
+    assert fresh(upload).offset == 2 * CHUNK
+    assert stored_bytes(fresh(upload)) == data[: 2 * CHUNK]

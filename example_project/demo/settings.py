@@ -144,6 +144,11 @@ CORS_ALLOW_HEADERS = [
     "upload-metadata",
     "upload-offset",
     "x-http-method-override",
+    # The IETF resumable-upload draft (docs/ietf.md): tus-js-client's ietf-draft modes.
+    "upload-complete",
+    "upload-incomplete",
+    "upload-draft-interop-version",
+    "content-digest",
 ]
 # Response headers a script on another origin may read. Without Location and Upload-Offset a tus
 # client cannot go past the 201 of its POST nor resume (the most reported tus integration bug).
@@ -161,6 +166,10 @@ CORS_EXPOSE_HEADERS = [
     "Tus-Max-Size",
     "Tus-Checksum-Algorithm",
     "Repr-Digest",
+    "Upload-Complete",
+    "Upload-Incomplete",
+    "Upload-Limit",
+    "Upload-Draft-Interop-Version",
 ]
 # The tus endpoint the Uppy page (/uppy/) uploads to: this project's /api/tus/ unless set, e.g. to
 # the same API served under another host name, to see CORS at work.

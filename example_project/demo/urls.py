@@ -1,5 +1,5 @@
 """URLs of the example project: a home page linking to everything at ``/``, the upload API at
-``api/uploads/``, tus 1.0 at ``api/tus/``, the browser uploader at ``upload/``, the Uppy page (tus)
+``api/uploads/``, tus 1.0 at ``api/tus/``, the IETF resumable-upload draft at ``api/resumable/``, the browser uploader at ``upload/``, the Uppy page (tus)
 at ``uppy/``, the admin, DRF's login and, with
 drf-spectacular installed, the OpenAPI schema at ``api/schema/`` with Swagger UI at ``api/docs/``
 and Redoc at ``api/redoc/`` (served offline from drf-spectacular-sidecar). Any other path under
@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from chunked_uploads.protocols.ietf.routers import ResumableUploadRouter
+from chunked_uploads.protocols.ietf.views import ResumableUploadViewSet
 from chunked_uploads.protocols.tus.routers import TusRouter
 from chunked_uploads.protocols.tus.views import TusUploadViewSet
 from chunked_uploads.routers import ChunkedUploadRouter
@@ -19,6 +21,8 @@ router = ChunkedUploadRouter()
 router.register("api/uploads", ChunkedUploadViewSet)
 tus_router = TusRouter()
 tus_router.register("api/tus", TusUploadViewSet)
+resumable_router = ResumableUploadRouter()
+resumable_router.register("api/resumable", ResumableUploadViewSet)
 
 urlpatterns = [
     path("", home, name="home"),
@@ -28,6 +32,7 @@ urlpatterns = [
     path("uppy/", uppy_page, name="uppy"),
     *router.urls,
     *tus_router.urls,
+    *resumable_router.urls,
 ]
 
 if settings.HAS_SPECTACULAR:

@@ -1,6 +1,6 @@
 // Uploads one file with tus-js-client under Node, as an application would; driven by
 // tests/test_tus_js_client.py. One JSON argument:
-//   {endpoint, token, file, chunkSize?, parallelUploads?, abortAt?, storage?, resume?}
+//   {endpoint, token, file, chunkSize?, parallelUploads?, abortAt?, storage?, resume?, protocol?}
 // abortAt (0..1) aborts the upload once that fraction is sent; storage is the FileUrlStorage file
 // where the upload URL is kept, and resume looks the file's upload up there first, as a restarted
 // application does. Prints one JSON line per request sent and one at the end (success, aborted,
@@ -19,6 +19,8 @@ const upload = new Upload(createReadStream(options.file), {
   metadata: { filename: options.file.split("/").pop(), filetype: "application/octet-stream" },
   retryDelays: [0, 200, 1000],
   ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
+  // "ietf-draft-03" / "ietf-draft-05": the IETF resumable-upload draft (interop 5 / 6).
+  ...(options.protocol ? { protocol: options.protocol } : {}),
   ...(options.parallelUploads ? { parallelUploads: options.parallelUploads } : {}),
   ...(options.storage ? { urlStorage: new FileUrlStorage(options.storage) } : {}),
   onBeforeRequest(request) {
@@ -27,6 +29,7 @@ const upload = new Upload(createReadStream(options.file), {
       method: request.getMethod(),
       url: request.getURL(),
       offset: request.getHeader("Upload-Offset") ?? null,
+      complete: request.getHeader("Upload-Complete") ?? null,
       concat: request.getHeader("Upload-Concat") ?? null,
     });
   },

@@ -1,0 +1,203 @@
+"""The IETF edge's answer to each domain error and header error: RFC 9457 problem details.
+
+One table, as the other edges' ``errors.py``. Where the draft defines a problem type it is used
+with its status and members (``mismatching-upload-offset`` 409 with ``expected-offset`` and
+``provided-offset``; ``completed-upload`` 400; ``inconsistent-upload-length`` 400); every other
+error is a problem of this app's own type (``code`` names it, as in the native protocol's errors),
+with the status a resumable client acts on sensibly: 409, 423 and 5xx are retried after a ``HEAD``,
+other 4xx end the upload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from ... import exceptions as e
+from .headers import (
+    PARTIAL_UPLOAD,
+    VERSIONS,
+    InvalidUploadHeader,
+    UnsupportedContentType,
+    UnsupportedInteropVersion,
+)
+
+IANA = "https://iana.org/assignments/http-problem-types#"
+MISMATCHING_OFFSET = IANA + "mismatching-upload-offset"
+COMPLETED_UPLOAD = IANA + "completed-upload"
+INCONSISTENT_LENGTH = IANA + "inconsistent-upload-length"
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Answer:
+    code: str
+    detail: str | Callable[[Any], str]
+    status: int = status.HTTP_400_BAD_REQUEST
+    type: str | None = None  # ``None``: ``about:blank`` with the ``code`` member
+    members: Callable[[Any], dict[str, Any]] = lambda exc: {}
+
+
+def _too_large(code: str, detail: Callable[[Any], str]) -> Answer:
+    return Answer(code, detail, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+
+
+ANSWERS: dict[type[Exception], Answer] = {
+    UnsupportedInteropVersion: Answer(
+        "unsupported_interop_version",
+        lambda x: (
+            "Upload-Draft-Interop-Version is missing"
+            if x.sent is None
+            else f"Upload-Draft-Interop-Version {x.sent[:16]!r} is not one this server speaks"
+        ),
+        members=lambda x: {"supported-versions": sorted(VERSIONS)},
+    ),
+    UnsupportedContentType: Answer(
+        "unsupported_media_type",
+        f"An append's Content-Type must be {PARTIAL_UPLOAD}",
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    ),
+    InvalidUploadHeader: Answer("invalid_header", lambda x: f"{x.header} {x.reason}"),
+    e.NoChunkSubmitted: Answer("no_chunk", "The request carries no body"),
+    e.InvalidContentRange: Answer("invalid_header", "Upload-Offset or Content-Length is invalid"),
+    e.OffsetMismatch: Answer(
+        "offset_mismatch",
+        lambda x: f"Upload-Offset is {x.provided} but the upload's offset is {x.expected}",
+        status.HTTP_409_CONFLICT,
+        MISMATCHING_OFFSET,
+        lambda x: {"expected-offset": x.expected, "provided-offset": x.provided},
+    ),
+    e.UploadAlreadyComplete: Answer(
+        "upload_complete", "The upload is complete", type=COMPLETED_UPLOAD
+    ),
+    e.RangeExceedsTotal: Answer(
+        "inconsistent_length",
+        lambda x: f"The request's bytes would pass the upload's length ({x.total} bytes)",
+        type=INCONSISTENT_LENGTH,
+    ),
+    e.TotalMismatch: Answer(
+        "inconsistent_length",
+        lambda x: f"The upload's length is {x.expected}, not {x.provided}",
+        type=INCONSISTENT_LENGTH,
+    ),
+    e.SizeLimitExceeded: _too_large(
+        "size_limit_exceeded", lambda x: f"Size of file exceeds the limit ({x.limit} bytes)"
+    ),
+    e.ChunkTooLarge: _too_large(
+        "chunk_too_large",
+        lambda x: f"Request of {x.length} bytes exceeds the per-request limit ({x.limit} bytes)",
+    ),
+    e.ChunkSizeMismatch: Answer(
+        "length_mismatch",
+        lambda x: f"The body holds {x.size} bytes but Content-Length announced {x.reported}",
+    ),
+    e.UploadExpired: Answer("upload_expired", "Upload has expired", status.HTTP_410_GONE),
+    e.UserRequired: Answer(
+        "user_required",
+        "Upload requires user authentication but user cannot be determined",
+        status.HTTP_403_FORBIDDEN,
+    ),
+    e.ChunkDigestMismatch: Answer(
+        "digest_mismatch",
+        lambda x: f"The {x.header} ({x.algorithm}) does not match the body; it was discarded",
+    ),
+    e.ChunkDigestUnverifiable: Answer(
+        "digest_unverifiable",
+        "The body was parsed before the upload view (a middleware read request.POST)",
+    ),
+    e.InvalidChunkDigest: Answer(
+        "invalid_digest", lambda x: f"{x.header} is malformed or names an unsupported algorithm"
+    ),
+    e.ChunkDigestHeaderTooLarge: Answer(
+        "invalid_digest",
+        lambda x: f"Content-Digest is over {x.max_chars} characters or {x.max_members} members",
+    ),
+    e.TooManyUnfinishedUploads: Answer(
+        "too_many_unfinished_uploads",
+        lambda x: f"You have {x.limit} unfinished uploads, the most allowed",
+        status.HTTP_403_FORBIDDEN,
+    ),
+    e.UnfinishedBytesQuotaExceeded: Answer(
+        "unfinished_bytes_quota_exceeded",
+        lambda x: f"Unfinished uploads would reach {x.declared} bytes, over the quota ({x.limit})",
+        status.HTTP_403_FORBIDDEN,
+    ),
+    e.BodyReadTimeout: Answer(
+        "body_read_timeout",
+        lambda x: f"The client sent no byte of the body for {x.seconds:g} seconds",
+        status.HTTP_408_REQUEST_TIMEOUT,
+    ),
+    e.UploadBusy: Answer(
+        "upload_busy", "Upload is busy: another request is writing to it", status.HTTP_423_LOCKED
+    ),
+    e.StoredBytesMissing: Answer(
+        "stored_bytes_missing",
+        "The upload's stored bytes are missing; start a new upload",
+        status.HTTP_410_GONE,
+    ),
+    e.UnreadableBody: Answer("unreadable_body", lambda x: x.reason),
+    e.UploadNotFound: Answer("not_found", "No such upload", status.HTTP_404_NOT_FOUND),
+    e.UploadError: Answer("upload_error", lambda x: type(x).__name__),
+}
+
+
+TITLES = {
+    MISMATCHING_OFFSET: "Mismatching upload offset",
+    COMPLETED_UPLOAD: "Upload is completed",
+    INCONSISTENT_LENGTH: "Inconsistent upload length",
+}
+
+
+class Problem(APIException):
+    """An RFC 9457 problem: ``type``, ``title``, ``status``, ``detail``, ``code`` (as in the
+    native protocol's errors) and the members its type defines."""
+
+    def __init__(
+        self, status_code: int, code: str, detail: str, type: str | None = None, **members: Any
+    ) -> None:
+        super().__init__(detail, code)
+        self.status_code = status_code
+        self.code = code
+        # ``about:blank``: the title is the status's reason phrase (RFC 9457 section 4.2.1).
+        title = TITLES.get(type or "") or HTTPStatus(status_code).phrase
+        self.body: dict[str, Any] = {
+            "type": type or "about:blank",
+            "title": title,
+            "status": status_code,
+            "detail": detail,
+            "code": code,
+            **members,
+        }
+
+
+def is_edge_error(exc: Exception) -> bool:
+    return isinstance(
+        exc,
+        (e.UploadError, InvalidUploadHeader, UnsupportedContentType, UnsupportedInteropVersion),
+    )
+
+
+def to_problem(exc: Exception) -> Problem:
+    """The problem details answering ``exc`` (a domain error or a header error)."""
+    for base in type(exc).__mro__:
+        answer = ANSWERS.get(base)
+        if answer is not None:
+            detail = answer.detail if isinstance(answer.detail, str) else answer.detail(exc)
+            return Problem(
+                answer.status, answer.code, detail, type=answer.type, **answer.members(exc)
+            )
+    raise LookupError(f"the IETF edge has no answer for {type(exc).__name__}")
+
+
+def from_api_exception(exc: APIException) -> Problem:
+    """DRF's own errors (401, 403, 404, 405, 429, ...) as problem details."""
+    detail = exc.detail
+    text = str(detail) if not isinstance(detail, (dict, list)) else str(exc.default_detail)
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    return Problem(exc.status_code, code, text)

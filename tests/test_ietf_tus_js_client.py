@@ -1,0 +1,176 @@
+"""tus-js-client 4.3.1 under Node speaks the IETF draft to the example project under gunicorn:
+``protocol: 'ietf-draft-03'`` (interop 5) and ``'ietf-draft-05'`` (interop 6).
+
+The same small application as the tus tests (``tests/clients/tusjs/upload.mjs``): the client
+creates the upload with ``POST`` (``Upload-Complete: ?0``), sends the file in ``PATCH``es, the
+last one with ``Upload-Complete: ?1``; aborted at ~40 % and restarted as a new process, it finds
+its upload URL in its ``FileUrlStorage``, asks the offset with ``HEAD`` and continues from what the
+server had kept (its check-points), not from zero. The tests skip when ``node``/``npm`` are missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from . import servers
+from .test_tus_js_client import (
+    MiB,
+    make_file,
+    patches,
+    run_client,
+    tusjs,  # noqa: F401  (the fixture)
+    upload_id,
+)
+
+URL = "/api/resumable/"
+INTEROP = {"ietf-draft-03": "5", "ietf-draft-05": "6"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[servers.LiveServer]:
+    settings = {"DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES": MiB}  # the smallest allowed
+    with servers.live_server(
+        workers=2, worker_class="gthread", threads=4, settings=settings
+    ) as live:
+        yield live
+
+
+@pytest.fixture(params=sorted(INTEROP))
+def protocol(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def state(server: servers.LiveServer, url: str, protocol: str) -> httpx.Headers:
+    headers = {**server.headers, "Upload-Draft-Interop-Version": INTEROP[protocol]}
+    response = httpx.head(url, headers=headers)
+    assert response.status_code == 204, response.status_code
+    return response.headers
+
+
+def settled_offset(server: servers.LiveServer, url: str, protocol: str) -> int:
+    """The offset once the server is done with a cut PATCH (two HEADs 0.3 s apart agree)."""
+    offset = int(state(server, url, protocol)["upload-offset"])
+    for _ in range(50):
+        time.sleep(0.3)
+        previous, offset = offset, int(state(server, url, protocol)["upload-offset"])
+        if offset == previous:
+            return offset
+    raise AssertionError("the offset never settled")
+
+
+class SlowLink:
+    """A TCP proxy in front of the server that carries request bytes at ``rate`` bytes/s.
+
+    tus-js-client reports progress at most every 100 ms; over loopback a whole file can be sent
+    within one such interval, and then "abort at 40 %" comes after the last byte. Through this
+    link the upload takes seconds, so the abort lands mid-file whatever the machine's load.
+    """
+
+    def __init__(self, port: int, rate: int) -> None:
+        self.target, self.rate = port, rate
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, slow: bool) -> None:
+        block = 64 * 1024
+        try:
+            while data := source.recv(block):
+                sink.sendall(data)
+                if slow:
+                    time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def slow_link(server: servers.LiveServer) -> Iterator[SlowLink]:
+    link = SlowLink(server.port, rate=16 * MiB)
+    yield link
+    link.close()
+
+
+def test_whole_file(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:  # noqa: F811
+    path, content = make_file(tmp_path, 3 * MiB + 17)
+    events = run_client(
+        tusjs, server, file=str(path), protocol=protocol, endpoint=f"{server.url}{URL}"
+    )
+    assert events[-1]["event"] == "success", events
+    posts = [e for e in events if e["event"] == "request" and e["method"] == "POST"]
+    assert [e["complete"] for e in posts] == ["?0"]
+    assert patches(events) == [0]
+    url = events[-1]["url"]
+    final = state(server, url, protocol)
+    assert final["upload-offset"] == str(len(content))
+    assert final["upload-complete"] == "?1"
+    assert server.stored_bytes(upload_id(url)) == content
+
+
+def test_chunks(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:  # noqa: F811
+    path, content = make_file(tmp_path, 5 * MiB + 5)
+    events = run_client(
+        tusjs,
+        server,
+        file=str(path),
+        protocol=protocol,
+        chunkSize=2 * MiB,
+        endpoint=f"{server.url}{URL}",
+    )
+    assert events[-1]["event"] == "success", events
+    assert patches(events) == [0, 2 * MiB, 4 * MiB]
+    url = events[-1]["url"]
+    assert state(server, url, protocol)["upload-complete"] == "?1"
+    assert server.stored_bytes(upload_id(url)) == content
+
+
+def test_aborted_then_resumed(
+    tusjs: Path,  # noqa: F811
+    server: servers.LiveServer,
+    slow_link: SlowLink,
+    tmp_path: Path,
+    protocol: str,
+) -> None:
+    path, content = make_file(tmp_path, 24 * MiB)
+    storage = str(tmp_path / "urls.json")
+    options = {"file": str(path), "protocol": protocol, "storage": storage}
+    endpoint = f"http://127.0.0.1:{slow_link.port}{URL}"  # 1.5 s for the file: abort mid-way
+    first = run_client(tusjs, server, abortAt=0.4, endpoint=endpoint, **options)
+    assert first[-1]["event"] == "aborted", first
+    assert patches(first) == [0]
+    url, sent = first[-1]["url"], first[-1]["sent"]
+    kept = settled_offset(server, url, protocol)
+    assert MiB <= kept <= sent < len(content), (kept, sent)
+
+    second = run_client(tusjs, server, resume=True, endpoint=endpoint, **options)
+    assert second[0] == {"event": "previous", "urls": [url]}
+    assert second[-1] == {"event": "success", "url": url, "size": len(content)}
+    assert not [e for e in second if e["event"] == "request" and e["method"] == "POST"]
+    assert patches(second) == [kept], kept
+    assert state(server, url, protocol)["upload-complete"] == "?1"
+    assert server.stored_bytes(upload_id(url)) == content
