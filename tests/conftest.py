@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from .slow_link import SlowLink
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +55,11 @@ def other_api(other_user: Any) -> APIClient:
 def payload() -> bytes:
     """300 kB of random bytes: three 100 kB chunks."""
     return os.urandom(300_000)
+
+
+@pytest.fixture
+def slow_link(server: Any) -> Iterator[SlowLink]:
+    """A 16 MiB/s link in front of the test module's live ``server`` fixture (``slow_link.py``)."""
+    link = SlowLink(server.port, rate=16 * 1024 * 1024)
+    yield link
+    link.close()

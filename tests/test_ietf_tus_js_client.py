@@ -10,9 +10,6 @@ server had kept (its check-points), not from zero. The tests skip when ``node``/
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +18,7 @@ import httpx
 import pytest
 
 from . import servers
+from .slow_link import SlowLink
 from .test_tus_js_client import (
     MiB,
     make_file,
@@ -64,56 +62,6 @@ def settled_offset(server: servers.LiveServer, url: str, protocol: str) -> int:
         if offset == previous:
             return offset
     raise AssertionError("the offset never settled")
-
-
-class SlowLink:
-    """A TCP proxy in front of the server that carries request bytes at ``rate`` bytes/s.
-
-    tus-js-client reports progress at most every 100 ms; over loopback a whole file can be sent
-    within one such interval, and then "abort at 40 %" comes after the last byte. Through this
-    link the upload takes seconds, so the abort lands mid-file whatever the machine's load.
-    """
-
-    def __init__(self, port: int, rate: int) -> None:
-        self.target, self.rate = port, rate
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, slow: bool) -> None:
-        block = 64 * 1024
-        try:
-            while data := source.recv(block):
-                sink.sendall(data)
-                if slow:
-                    time.sleep(len(data) / self.rate)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-@pytest.fixture
-def slow_link(server: servers.LiveServer) -> Iterator[SlowLink]:
-    link = SlowLink(server.port, rate=16 * MiB)
-    yield link
-    link.close()
 
 
 def test_whole_file(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:  # noqa: F811

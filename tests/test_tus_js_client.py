@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from . import servers
+from .slow_link import SlowLink
 
 TUSJS = Path(__file__).resolve().parent / "clients" / "tusjs"
 TUS_URL = "/api/tus/"
@@ -132,11 +133,16 @@ def test_five_mib_chunks(tusjs: Path, server: servers.LiveServer, tmp_path: Path
 
 
 def test_aborted_at_forty_percent_resumes_from_the_stored_url(
-    tusjs: Path, server: servers.LiveServer, tmp_path: Path
+    tusjs: Path, server: servers.LiveServer, tmp_path: Path, slow_link: SlowLink
 ) -> None:
     path, content = make_file(tmp_path, 32 * MiB)
     storage = str(tmp_path / "tus-urls.json")
-    first = run_client(tusjs, server, file=str(path), abortAt=0.4, storage=storage)
+    # Through a 16 MiB/s link the file takes 2 s, so the abort lands mid-file (over loopback the
+    # whole file could go out between two of the client's progress events).
+    endpoint = f"http://127.0.0.1:{slow_link.port}{TUS_URL}"
+    first = run_client(
+        tusjs, server, file=str(path), abortAt=0.4, storage=storage, endpoint=endpoint
+    )
     assert first[-1]["event"] == "aborted"
     assert patches(first) == [0]  # one PATCH for the whole file, cut short
     url, sent = first[-1]["url"], first[-1]["sent"]
@@ -145,7 +151,9 @@ def test_aborted_at_forty_percent_resumes_from_the_stored_url(
     # sent, less what was still in the sockets' buffers when the client gave up.
     assert MiB <= kept <= sent < len(content), (kept, sent)
 
-    second = run_client(tusjs, server, file=str(path), storage=storage, resume=True)
+    second = run_client(
+        tusjs, server, file=str(path), storage=storage, resume=True, endpoint=endpoint
+    )
     assert second[0] == {"event": "previous", "urls": [url]}
     assert second[-1] == {"event": "success", "url": url, "size": len(content)}
     assert not [e for e in second if e["event"] == "request" and e["method"] == "POST"]
