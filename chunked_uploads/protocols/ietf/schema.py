@@ -20,6 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from ..edge_schema import EdgeActionSchema
 from ..native.schema import upload_id_parameter
 from ..native.serializers import ChunkedUploadSerializer
 from .errors import PROBLEM_JSON
@@ -94,27 +95,12 @@ TOO_LARGE = {413: _error("Over `Upload-Limit`'s `max-size`; nothing is kept.")}
 STATE = "Upload-Offset, Upload-Complete, Upload-Length and Upload-Limit describe the upload."
 
 
-class ResumableUploadSchema(AutoSchema):
+class ResumableUploadSchema(EdgeActionSchema):
     """``AutoSchema`` for the draft's actions."""
 
-    @property
-    def action(self) -> str:
-        return str(getattr(self.view, "action", ""))
-
-    def _prefix(self) -> str:
-        return str(getattr(self.view, "schema_operation_prefix", DEFAULT_PREFIX))
-
-    def get_operation_id(self) -> str:
-        name = OPERATION_NAMES.get(self.action)
-        if name is None:
-            return str(super().get_operation_id())
-        return f"{self._prefix()}_{name}"
-
-    def get_tags(self) -> list[str]:
-        return [self._prefix()] if self.action in OPERATION_NAMES else list(super().get_tags())
-
-    def get_summary(self) -> str | None:
-        return SUMMARIES.get(self.action) or super().get_summary()
+    default_prefix = DEFAULT_PREFIX
+    operation_names = OPERATION_NAMES
+    summaries = SUMMARIES
 
     def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
         return "IETF resumable uploads; see the IETF page of the documentation."

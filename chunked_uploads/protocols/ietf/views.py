@@ -21,7 +21,6 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import connections, transaction
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException, PermissionDenied
@@ -55,16 +54,8 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
     logger_name = "chunked_uploads.ietf"
     interop: ietf.InteropVersion = ietf.LATEST
 
-    @classmethod
-    def as_view(cls, actions: dict[str, Any] | None = None, **initkwargs: Any) -> Any:
-        """Map the draft's methods onto the route whatever router mounts the view."""
-        detail = initkwargs.get("detail")
-        if actions and detail is not None:
-            actions = dict[str, Any](DETAIL_ACTIONS if detail else LIST_ACTIONS)
-        view = super(ChunkedUploadViewSet, cls).as_view(actions, **initkwargs)
-        for alias in connections:  # the core commits as it goes, as in the native view
-            view = transaction.non_atomic_requests(using=alias)(view)
-        return view
+    list_actions = LIST_ACTIONS
+    detail_actions = DETAIL_ACTIONS
 
     # -- actions -----------------------------------------------------------------------------
 

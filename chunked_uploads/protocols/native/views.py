@@ -11,9 +11,9 @@ are kept: ``field_name``, ``model``, ``user_field_name``, ``max_bytes``/``get_ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import (
     FieldDoesNotExist,
@@ -95,6 +95,11 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     protocol = "native"  # the label of this edge's metrics and log lines (see telemetry.py)
     logger_name = "chunked_uploads.views"  # its module before the move to protocols/native
 
+    # The methods this edge serves on the list (creation) route and on an upload's route, as
+    # its router maps them; each protocol edge subclassing this view sets its own.
+    list_actions: ClassVar[Mapping[str, str]] = LIST_ACTIONS
+    detail_actions: ClassVar[Mapping[str, str]] = DETAIL_ACTIONS
+
     @classmethod
     def as_view(cls, actions: dict[str, Any] | None = None, **initkwargs: Any) -> Any:
         """Map the protocol's methods onto the route a router mounts, whatever the router.
@@ -107,7 +112,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         """
         detail = initkwargs.get("detail")
         if actions and detail is not None and set(actions.values()) <= MODEL_VIEWSET_ACTIONS:
-            actions = dict[str, Any](DETAIL_ACTIONS if detail else LIST_ACTIONS)
+            actions = dict[str, Any](cls.detail_actions if detail else cls.list_actions)
         view = super().as_view(actions, **initkwargs)
         # The core commits what it acknowledges (a chunk's offset, a lease, the completed file)
         # and runs the completion hooks in a transaction of its own: a request-wide transaction

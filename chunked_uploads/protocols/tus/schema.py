@@ -19,6 +19,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
+from ..edge_schema import EdgeActionSchema
 from ..native.schema import UploadErrorSerializer, upload_id_parameter
 from .headers import OFFSET_STREAM, TUS_VERSION
 
@@ -73,27 +74,12 @@ TOO_LARGE = {
 WRONG_TYPE = {415: _error(f"The body is not `{OFFSET_STREAM}`.")}
 
 
-class TusUploadSchema(AutoSchema):
+class TusUploadSchema(EdgeActionSchema):
     """``AutoSchema`` for the tus actions."""
 
-    @property
-    def action(self) -> str:
-        return str(getattr(self.view, "action", ""))
-
-    def _prefix(self) -> str:
-        return str(getattr(self.view, "schema_operation_prefix", DEFAULT_PREFIX))
-
-    def get_operation_id(self) -> str:
-        name = OPERATION_NAMES.get(self.action)
-        if name is None:
-            return str(super().get_operation_id())
-        return f"{self._prefix()}_{name}"
-
-    def get_tags(self) -> list[str]:
-        return [self._prefix()] if self.action in OPERATION_NAMES else list(super().get_tags())
-
-    def get_summary(self) -> str | None:
-        return SUMMARIES.get(self.action) or super().get_summary()
+    default_prefix = DEFAULT_PREFIX
+    operation_names = OPERATION_NAMES
+    summaries = SUMMARIES
 
     def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
         return "tus 1.0.0; see the tus page of the documentation." if self.action else ""

@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import connections, transaction
 from django.urls import Resolver404, ResolverMatch, get_script_prefix, resolve
 from rest_framework import status
 from rest_framework.request import Request
@@ -49,18 +48,8 @@ class TusUploadViewSet(ChunkedUploadViewSet):
     protocol = "tus"
     logger_name = "chunked_uploads.tus"
 
-    @classmethod
-    def as_view(cls, actions: dict[str, Any] | None = None, **initkwargs: Any) -> Any:
-        """Map tus's methods onto the route whatever router mounts the view (DRF's own routers
-        map ``post`` to ``create`` and ``patch`` to ``partial_update`` already; ``put`` and
-        ``get`` on the list route are not tus)."""
-        detail = initkwargs.get("detail")
-        if actions and detail is not None:
-            actions = dict[str, Any](DETAIL_ACTIONS if detail else LIST_ACTIONS)
-        view = super(ChunkedUploadViewSet, cls).as_view(actions, **initkwargs)
-        for alias in connections:  # the core commits as it goes, as in the native view
-            view = transaction.non_atomic_requests(using=alias)(view)
-        return view
+    list_actions = LIST_ACTIONS
+    detail_actions = DETAIL_ACTIONS
 
     # -- actions -----------------------------------------------------------------------------
 
