@@ -1,18 +1,21 @@
-"""The naming half of a header protocol's ``AutoSchema``: operation ids, tags and summaries.
+"""What the header protocols' ``AutoSchema``s share: operation naming and header parameters.
 
 The tus and IETF edges describe their operations with the same rules: an action named in the
 edge's table gets the id ``<prefix>_<name>``, the tag ``<prefix>`` and the table's summary, where
 ``<prefix>`` is the view's ``schema_operation_prefix`` (the edge's default otherwise); any other
-action is left to drf-spectacular. What each operation reads and answers stays in the edge's own
-``schema.py``.
+action is left to drf-spectacular. ``header()`` and ``response_header()`` build the header
+parameters both describe their operations with. What each operation reads and answers stays in the
+edge's own ``schema.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 
 class EdgeActionSchema(AutoSchema):
@@ -42,3 +45,22 @@ class EdgeActionSchema(AutoSchema):
 
     def get_summary(self) -> str | None:
         return self.summaries.get(self.action) or super().get_summary()
+
+
+def header(name: str, description: str, *, required: bool = False, **schema: Any) -> Any:
+    """A request header an operation reads."""
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=required,
+        description=description,
+        **schema,
+    )
+
+
+def response_header(name: str, codes: list[int], description: str) -> OpenApiParameter:
+    """A header the operation's answers with these status codes carry."""
+    return OpenApiParameter(
+        name, OpenApiTypes.STR, OpenApiParameter.HEADER, response=codes, description=description
+    )

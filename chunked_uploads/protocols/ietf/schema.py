@@ -20,7 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from ..edge_schema import EdgeActionSchema
+from ..edge_schema import EdgeActionSchema, header, response_header
 from ..native.schema import upload_id_parameter
 from ..native.serializers import ChunkedUploadSerializer
 from .errors import PROBLEM_JSON
@@ -63,23 +63,6 @@ def _problems(responses: dict[int, Any]) -> dict[Any, Any]:
     return {(code, PROBLEM_JSON) if code >= 400 else code: r for code, r in responses.items()}
 
 
-def _header(name: str, description: str, *, required: bool = False, **schema: Any) -> Any:
-    return OpenApiParameter(
-        name,
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        required=required,
-        description=description,
-        **schema,
-    )
-
-
-def _response_header(name: str, codes: list[int], description: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        name, OpenApiTypes.STR, OpenApiParameter.HEADER, response=codes, description=description
-    )
-
-
 COMMON = {
     400: _error("Malformed or contradicting headers, or an unknown interop version."),
     401: _error("Not authenticated (when the view's authentication requires it)."),
@@ -108,7 +91,7 @@ class ResumableUploadSchema(EdgeActionSchema):
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
         parameters.append(
-            _header(
+            header(
                 VERSION_HEADER,
                 "The draft's interop version the client speaks.",
                 required=True,
@@ -169,13 +152,13 @@ class ResumableUploadSchema(EdgeActionSchema):
         return body
 
 
-COMPLETE = _header(
+COMPLETE = header(
     "Upload-Complete",
     "`?1`: this request carries the upload's last byte (interop 3: `Upload-Incomplete`, inverted).",
     pattern=BOOLEAN,
 )
-LENGTH = _header("Upload-Length", "The file's size in bytes, if known.", pattern=DIGITS)
-DIGEST = _header("Content-Digest", "RFC 9530 digest of this request's body.")
+LENGTH = header("Upload-Length", "The file's size in bytes, if known.", pattern=DIGITS)
+DIGEST = header("Content-Digest", "RFC 9530 digest of this request's body.")
 STATE_HEADERS = [
     ("Upload-Offset", "Bytes stored: the next append starts there."),
     ("Upload-Complete", "`?1` once the upload is complete."),
@@ -186,7 +169,7 @@ STATE_HEADERS = [
 
 
 def _state(codes: list[int]) -> list[OpenApiParameter]:
-    return [_response_header(name, codes, text) for name, text in STATE_HEADERS]
+    return [response_header(name, codes, text) for name, text in STATE_HEADERS]
 
 
 ACTION_PARAMETERS: dict[str, list[Any]] = {
@@ -194,7 +177,7 @@ ACTION_PARAMETERS: dict[str, list[Any]] = {
         COMPLETE,
         LENGTH,
         DIGEST,
-        _response_header("Location", [201], "The new upload's URL."),
+        response_header("Location", [201], "The new upload's URL."),
         *_state([201]),
     ],
     "retrieve": _state([204]),
@@ -202,7 +185,7 @@ ACTION_PARAMETERS: dict[str, list[Any]] = {
         COMPLETE,
         LENGTH,
         DIGEST,
-        _header("Upload-Offset", "Where the body starts.", required=True, pattern=DIGITS),
+        header("Upload-Offset", "Where the body starts.", required=True, pattern=DIGITS),
         *_state([200, 204]),
     ],
 }

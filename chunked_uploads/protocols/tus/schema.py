@@ -17,9 +17,9 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse
 
-from ..edge_schema import EdgeActionSchema
+from ..edge_schema import EdgeActionSchema, header, response_header
 from ..native.schema import UploadErrorSerializer, upload_id_parameter
 from .headers import OFFSET_STREAM, TUS_VERSION
 
@@ -41,23 +41,6 @@ DIGITS = r"^[0-9]+$"
 
 def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(UploadErrorSerializer, description=description)
-
-
-def _header(name: str, description: str, *, required: bool = False, **schema: Any) -> Any:
-    return OpenApiParameter(
-        name,
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        required=required,
-        description=description,
-        **schema,
-    )
-
-
-def _response_header(name: str, codes: list[int], description: str) -> OpenApiParameter:
-    return OpenApiParameter(
-        name, OpenApiTypes.STR, OpenApiParameter.HEADER, response=codes, description=description
-    )
 
 
 COMMON = {
@@ -87,7 +70,7 @@ class TusUploadSchema(EdgeActionSchema):
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
         parameters.append(
-            _header("Tus-Resumable", "The tus version.", required=True, enum=[TUS_VERSION])
+            header("Tus-Resumable", "The tus version.", required=True, enum=[TUS_VERSION])
         )
         if self.action in ("retrieve", "partial_update", "destroy"):
             parameters.append(upload_id_parameter("id"))
@@ -153,17 +136,17 @@ class TusUploadSchema(EdgeActionSchema):
         return body
 
 
-CHECKSUM = _header(
+CHECKSUM = header(
     "Upload-Checksum",
     "`<algorithm> <base64 digest>` of this request's body; algorithms sha1, md5, sha256, sha512.",
 )
 EXPIRES = "When the upload expires (HTTP date), while it is incomplete."
 ACTION_PARAMETERS: dict[str, list[Any]] = {
     "create": [
-        _header("Upload-Length", "The file's size in bytes.", pattern=DIGITS),
-        _header("Upload-Defer-Length", "`1`: the size is sent later.", enum=["1"]),
-        _header("Upload-Metadata", "Comma-separated `key base64value` pairs, kept as sent."),
-        _header(
+        header("Upload-Length", "The file's size in bytes.", pattern=DIGITS),
+        header("Upload-Defer-Length", "`1`: the size is sent later.", enum=["1"]),
+        header("Upload-Metadata", "Comma-separated `key base64value` pairs, kept as sent."),
+        header(
             "Upload-Concat",
             "`partial`: a piece of a file to come (tus concatenation); `final;<url> <url> ...`: "
             "the file made of those complete partial uploads (their URLs, absolute or paths, "
@@ -171,38 +154,38 @@ ACTION_PARAMETERS: dict[str, list[Any]] = {
             pattern=r"^(partial|final;\S+( \S+)*)$",
         ),
         CHECKSUM,
-        _response_header("Location", [201], "The new upload's URL."),
-        _response_header("Upload-Offset", [201], "Bytes stored, with a body."),
-        _response_header("Upload-Expires", [201], EXPIRES),
-        _response_header("Tus-Version", [412], "The supported version, `1.0.0`."),
-        _response_header("Tus-Max-Size", [413], "The size limit in bytes."),
+        response_header("Location", [201], "The new upload's URL."),
+        response_header("Upload-Offset", [201], "Bytes stored, with a body."),
+        response_header("Upload-Expires", [201], EXPIRES),
+        response_header("Tus-Version", [412], "The supported version, `1.0.0`."),
+        response_header("Tus-Max-Size", [413], "The size limit in bytes."),
     ],
     "retrieve": [
-        _response_header("Upload-Offset", [200], "Bytes stored: the next PATCH starts there."),
-        _response_header("Upload-Length", [200], "The file's size, once known."),
-        _response_header("Upload-Defer-Length", [200], "`1` while the size is not known."),
-        _response_header("Upload-Metadata", [200], "The metadata as sent at creation."),
-        _response_header("Upload-Expires", [200], EXPIRES),
-        _response_header("Repr-Digest", [200], "RFC 9530 digest of a completed upload."),
-        _response_header(
+        response_header("Upload-Offset", [200], "Bytes stored: the next PATCH starts there."),
+        response_header("Upload-Length", [200], "The file's size, once known."),
+        response_header("Upload-Defer-Length", [200], "`1` while the size is not known."),
+        response_header("Upload-Metadata", [200], "The metadata as sent at creation."),
+        response_header("Upload-Expires", [200], EXPIRES),
+        response_header("Repr-Digest", [200], "RFC 9530 digest of a completed upload."),
+        response_header(
             "Upload-Concat", [200], "`partial`, or `final;` and the URLs of its partial uploads."
         ),
     ],
     "partial_update": [
-        _header(
+        header(
             "Upload-Offset",
             "Where the body starts; must be the upload's offset.",
             required=True,
             pattern=DIGITS,
         ),
-        _header(
+        header(
             "Upload-Length",
             "The file's size, for an upload created with a deferred one.",
             pattern=DIGITS,
         ),
         CHECKSUM,
-        _response_header("Upload-Offset", [204], "Bytes stored now."),
-        _response_header("Upload-Expires", [204], EXPIRES),
+        response_header("Upload-Offset", [204], "Bytes stored now."),
+        response_header("Upload-Expires", [204], EXPIRES),
     ],
 }
 
