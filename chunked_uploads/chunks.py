@@ -43,9 +43,11 @@ class NewUpload:
 @dataclass(frozen=True)
 class ExistingUpload:
     """The chunk continues an upload; ``find()`` looks it up (or raises, check 6) when the chunk
-    begins."""
+    begins. An upload whose length is not known yet grows within its owner's (``user_field``)
+    bytes quota (``quotas.check_growth()``)."""
 
     find: Callable[[], AbstractChunkedUpload]
+    user_field: str = "user"
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,9 @@ def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession | Part
         assert byte_range is not None, "a chunk of an existing upload has a range"
         # Check-points would acknowledge bytes before the body's digest was verified.
         checkpoints = request.checkpoint_bytes if request.digests is None else None
-        return uploads.resume(target.find(), byte_range, checkpoints)
+        upload = target.find()
+        quotas.check_growth(upload, target.user_field, byte_range.total or byte_range.end + 1)
+        return uploads.resume(upload, byte_range, checkpoints)
     owner = {**target.owner(), **target.fields}
     # Only a new upload whose client may learn its URL before the end is worth check-pointing.
     resumable = request.on_begin is not None and request.digests is None

@@ -5,7 +5,11 @@ nor aborted (expired ones do not count: they can no longer take a byte), and
 ``MAX_UNFINISHED_BYTES`` the sum of the totals those uploads declared, the new one included. The
 new upload's total is its ``Content-Range`` total, or for a single shot the request's
 ``Content-Length`` (an upper bound of the file's size). ``chunks.receive()`` runs the check first,
-before the protocol's other checks and before any body byte is read. Anonymous uploads are not limited here:
+before the protocol's other checks and before any body byte is read.
+
+An upload whose length is not known yet (tus ``Upload-Defer-Length``, an IETF upload created
+without ``Upload-Length``) counts the bytes it holds, and each append to it is checked by
+``check_growth()`` from its headers, so that it cannot grow past the quota one request at a time. Anonymous uploads are not limited here:
 the view's permissions and DRF's throttling decide who may upload at all.
 
 The count is read, not locked: requests that create uploads at the same moment may together pass
@@ -18,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import exceptions
@@ -40,9 +45,25 @@ def check_new_upload(
     if max_uploads is not None and unfinished.count() >= max_uploads:
         raise exceptions.TooManyUnfinishedUploads(max_uploads)
     if max_bytes is not None:
-        declared = (unfinished.aggregate(total=Sum("size"))["total"] or 0) + declared_bytes
+        declared = _declared_bytes(unfinished) + declared_bytes
         if declared > max_bytes:
             raise exceptions.UnfinishedBytesQuotaExceeded(max_bytes, declared)
+
+
+def check_growth(upload: AbstractChunkedUpload, user_field: str, new_end: int) -> None:
+    """Refuse (``UnfinishedBytesQuotaExceeded``) an append that would take ``upload``, whose
+    length is not known yet, to ``new_end`` bytes (or a length now declared) over its owner's
+    ``MAX_UNFINISHED_BYTES``."""
+    max_bytes = conf.max_unfinished_bytes
+    if max_bytes is None or upload.size is not None or not _has_field(type(upload), user_field):
+        return
+    user = getattr(upload, user_field, None)
+    if user is None:
+        return
+    others = _unfinished(type(upload), user_field, user).exclude(pk=upload.pk)
+    declared = _declared_bytes(others) + new_end
+    if declared > max_bytes:
+        raise exceptions.UnfinishedBytesQuotaExceeded(max_bytes, declared)
 
 
 def declared_total(byte_range: ContentRange | None, body_length: int | None) -> int:
@@ -53,6 +74,13 @@ def declared_total(byte_range: ContentRange | None, body_length: int | None) -> 
         return byte_range.total
     # A tus upload whose length is deferred declares its first request's bytes so far.
     return body_length or 0
+
+
+def _declared_bytes(unfinished: Any) -> int:
+    """What ``unfinished`` uploads declared: their totals, or the bytes held by those whose
+    length is not known yet."""
+    total = unfinished.aggregate(total=Sum(Coalesce("size", "offset")))["total"]
+    return int(total or 0)
 
 
 def _has_field(model: type[AbstractChunkedUpload], name: str) -> bool:

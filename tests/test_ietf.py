@@ -339,6 +339,18 @@ def test_over_the_limit_is_413(api: APIClient) -> None:
     assert upload_of(url).offset == 5
 
 
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES=8)
+def test_an_upload_of_unknown_length_grows_within_the_bytes_quota(api: APIClient) -> None:
+    v8 = VERSIONS[8]
+    url = create(api, v8, b"x" * 5, complete=False)["Location"]
+    problem(
+        append(api, v8, url, b"x" * 4, 5, complete=False), 403, "unfinished_bytes_quota_exceeded"
+    )
+    assert upload_of(url).offset == 5
+    assert append(api, v8, url, b"x" * 3, 5, complete=True).status_code == 200
+    assert upload_of(url).status == "complete"
+
+
 def test_content_digest_is_checked_per_request(api: APIClient) -> None:
     v8 = VERSIONS[8]
     url = create(api, v8, b"abc", complete=False)["Location"]

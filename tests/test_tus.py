@@ -386,6 +386,23 @@ def test_the_unfinished_uploads_quota_applies(api: APIClient) -> None:
     assert response.json()["code"] == "too_many_unfinished_uploads"
 
 
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES=10)
+def test_a_deferred_length_upload_grows_within_the_bytes_quota(api: APIClient) -> None:
+    url = api.post(URL, **TUS, HTTP_UPLOAD_DEFER_LENGTH="1")["Location"]
+    assert patch(api, url, b"x" * 6, 0).status_code == 204
+    response = patch(api, url, b"y" * 5, 6)
+    assert response.status_code == 403
+    assert response.json()["code"] == "unfinished_bytes_quota_exceeded"
+    assert upload_of(url).offset == 6  # what was acknowledged stays
+    # Its 6 bytes count against a new upload; declaring a length over the quota is refused too.
+    assert create(api, 5).json()["code"] == "unfinished_bytes_quota_exceeded"
+    response = patch(api, url, b"y", 6, HTTP_UPLOAD_LENGTH="11")
+    assert response.json()["code"] == "unfinished_bytes_quota_exceeded"
+    assert patch(api, url, b"y" * 4, 6, HTTP_UPLOAD_LENGTH="10").status_code == 204
+    assert upload_of(url).status == "complete"
+    assert create(api, 10).status_code == 201  # a completed upload no longer counts
+
+
 def test_a_failed_completion_hook_runs_again_at_the_next_head(api: APIClient) -> None:
     calls: list[str] = []
 

@@ -113,7 +113,12 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
         max_bytes = self.get_max_bytes(request)
         byte_range = self.byte_range(offset, length, total, max_bytes)
         uploads.end_stalled_writer(upload)  # the client gave up on any earlier request
-        upload = self.receive(request, chunks.ExistingUpload(lambda: upload), byte_range, max_bytes)
+        upload = self.receive(
+            request,
+            chunks.ExistingUpload(lambda: upload, self.user_field_name),
+            byte_range,
+            max_bytes,
+        )
         if complete or self.has_all_bytes(upload):
             response = self.complete_upload(upload, request)
         else:

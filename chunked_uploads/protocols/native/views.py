@@ -227,7 +227,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
                 self.get_model(), owner, user, self.user_field_name, parallel=parallel
             )
         else:
-            target = chunks.ExistingUpload(self.get_object)
+            target = chunks.ExistingUpload(self.get_object, self.user_field_name)
         fields: dict[str, Any] = {
             "target": target,
             "whole": whole,

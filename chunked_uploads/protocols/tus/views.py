@@ -151,7 +151,7 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         max_bytes = self.get_max_bytes(request)
         length = self.body_length(request, required=True)
         byte_range = self.byte_range(offset, length, total, max_bytes)
-        target = chunks.ExistingUpload(lambda: upload)
+        target = chunks.ExistingUpload(lambda: upload, self.user_field_name)
         upload = self.receive(request, target, byte_range, max_bytes, None)
         upload = self.complete_if_done(upload, request)
         response_headers = {"Upload-Offset": str(upload.offset), **tus.expires(upload)}
