@@ -327,6 +327,15 @@ def test_deferred_length_is_bounded_by_the_limit(api: APIClient) -> None:
     assert upload_of(url).offset == 3
 
 
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_CHUNK_BYTES=4)
+def test_max_chunk_bytes_is_the_native_protocols_limit(api: APIClient) -> None:
+    """tus clients send a whole file in one PATCH by default, and tus cannot tell them a smaller
+    size: the per-chunk limit would only make them fail (docs/settings.md)."""
+    url = new_upload(api, 10)
+    assert patch(api, url, b"x" * 10, 0).status_code == 204
+    assert upload_of(url).status == "complete"
+
+
 def test_the_openapi_schema_documents_the_tus_endpoints() -> None:
     import yaml
 
