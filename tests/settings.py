@@ -16,6 +16,7 @@ from demo.settings import BASE_DIR, REST_FRAMEWORK
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DATABASES = {"default": from_url(DATABASE_URL, BASE_DIR / "test-db.sqlite3")}
 MEDIA_ROOT = tempfile.mkdtemp(prefix="chunked-uploads-tests-")  # type: ignore[assignment]
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 # SQLite's test database is a file, never Django's default in-memory one: for that one, the live
 # server hands the test thread's single connection to every request thread, so parallel chunks
 # share one sqlite3 connection, whose ``rowcount`` (``sqlite3_changes()``) is read after the
