@@ -18,18 +18,24 @@ NULL``, which must change every row, so of two final uploads naming the same par
 the other is refused before it touches a byte. Once the final upload is complete, its partials
 (records and bytes) are deleted. If anything fails before that, the final upload is deleted and
 its claim released: the partials are as they were, and a client may send the final upload again.
-A claim held by a final upload that no longer exists (its request was killed and the upload
-since deleted) counts for nothing.
+
+The final upload is made under its lease, renewed as each partial is adopted and taken on by
+completion. So a final upload left unfinished with its lease run out was made by a request that
+died (a worker killed mid-way): its claim counts for nothing, and the next final upload naming
+its partials deletes it and takes them. A claim held by a final upload that no longer exists
+counts for nothing either.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from . import exceptions, parts, uploads
 from .combinable_checksums import is_combinable
@@ -64,11 +70,11 @@ def concatenate(
     if max_bytes is not None and size > max_bytes:
         raise exceptions.SizeLimitExceeded(max_bytes)
     store = get_store()
-    final = _create(queryset.model, partials, owner, filename, fields or {}, store)
+    final, lease = _create(queryset.model, partials, owner, filename, fields or {}, store)
     try:
         _claim(final, partials)
-        _adopt(final, partials, store)
-        uploads.complete(final, None, on_complete=on_complete)
+        _adopt(final, partials, store, lease)
+        uploads.complete(final, None, on_complete=on_complete, lease=lease)
     except BaseException as error:
         _release(final)
         uploads.delete_upload(final)
@@ -137,7 +143,7 @@ def _create(
     filename: str | None,
     fields: Mapping[str, Any],
     store: ChunkStore,
-) -> Upload:
+) -> tuple[Upload, uuid.UUID]:
     final = model(
         size=sum(partial.size or 0 for partial in partials),
         checksum_algorithm=conf.checksum,
@@ -149,6 +155,7 @@ def _create(
         **fields,
     )
     final.filename = filename or str(final.pk)
+    lease = uploads.hold_new(final)
     final.save(force_insert=True)
     try:
         field: Any = final._meta.get_field("file")
@@ -160,14 +167,15 @@ def _create(
     except BaseException:
         uploads.delete_upload(final)
         raise
-    return final
+    return final, lease
 
 
 def _claim(final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUpload]) -> None:
     """Mark the partials taken by ``final``, all or none (``ConcatenationRefused``)."""
     manager = type(final)._default_manager
     held = {p.concatenated_into for p in partials if p.concatenated_into is not None}
-    alive = set(manager.filter(pk__in=held).values_list("pk", flat=True)) if held else set()
+    holders = manager.filter(pk__in=held)
+    alive = set(holders.exclude(_abandoned()).values_list("pk", flat=True)) if held else set()
     free = Q(concatenated_into__isnull=True) | Q(concatenated_into__in=held - alive)
     pks = [partial.pk for partial in partials]
     with transaction.atomic(using=router.db_for_write(type(final), instance=final)):
@@ -181,6 +189,15 @@ def _claim(final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUploa
             raise exceptions.ConcatenationRefused(
                 "A partial upload of this final upload was taken by another final upload"
             )
+    for dead in holders.filter(_abandoned()) if held else ():
+        _release(dead)
+        uploads.delete_upload(dead)
+
+
+def _abandoned() -> Q:
+    """Final uploads whose maker died: unfinished, and nobody holds their lease any more."""
+    unleased = Q(lease_token__isnull=True) | Q(lease_expires_at__lte=timezone.now())
+    return Q(concatenation=Concatenation.FINAL) & ~Q(status=UploadStatus.COMPLETE) & unleased
 
 
 def _release(final: AbstractChunkedUpload) -> None:
@@ -188,7 +205,10 @@ def _release(final: AbstractChunkedUpload) -> None:
 
 
 def _adopt(
-    final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUpload], store: ChunkStore
+    final: AbstractChunkedUpload,
+    partials: Sequence[AbstractChunkedUpload],
+    store: ChunkStore,
+    lease: uuid.UUID,
 ) -> None:
     """Make the partials' bytes the final upload's stored ranges, each acknowledged as a chunk."""
     sources, start = [], 0
@@ -208,6 +228,7 @@ def _adopt(
             # before the second partial need not be read back.
             fields = {"offset": adopted.length, "digest_state": prefix}
         parts.acknowledge(final, token, byte_range, adopted.record, adopted.crc, **fields)
+        uploads.renew_lease(final, lease)  # still making it: its claim is not to be taken
 
 
 def _crc(partial: AbstractChunkedUpload) -> int | None:

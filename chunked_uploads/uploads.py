@@ -93,6 +93,22 @@ def _release(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
     type(upload)._default_manager.filter(pk=upload.pk, lease_token=token).update(**_FREE_LEASE)
 
 
+def hold_new(upload: AbstractChunkedUpload) -> uuid.UUID:
+    """Give ``upload``, a row about to be inserted, a lease held by its creator (``concatenation``
+    makes its final upload under one, so that a final upload whose maker died can be told from
+    one being made)."""
+    token = uuid.uuid4()
+    upload.lease_token, upload.lease_expires_at = token, _lease_until()
+    return token
+
+
+def renew_lease(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
+    """Extend the lease ``token`` holds on ``upload``; ``UploadBusy`` if another took it over."""
+    manager = type(upload)._default_manager
+    if not manager.filter(pk=upload.pk, lease_token=token).update(lease_expires_at=_lease_until()):
+        raise exceptions.UploadBusy()
+
+
 def check_writable(upload: AbstractChunkedUpload) -> None:
     """Refuse an expired or completed upload (checks 7 and 8 of the protocol)."""
     if upload.expired:
@@ -268,11 +284,7 @@ class ChunkSession:
     def _renew_if_due(self) -> None:
         if time.monotonic() - self._renewed_at < conf.lease_seconds / 3:
             return
-        manager = type(self.upload)._default_manager
-        if not manager.filter(pk=self.upload.pk, lease_token=self._token).update(
-            lease_expires_at=_lease_until()
-        ):
-            raise exceptions.UploadBusy()
+        renew_lease(self.upload, self._token)
         self._renewed_at = time.monotonic()
 
     def _send_signals(self) -> None:
@@ -457,6 +469,7 @@ def complete(
     *,
     single_shot: bool = False,
     on_complete: Callable[[Upload], Any] | None = None,
+    lease: uuid.UUID | None = None,
 ) -> Upload:
     """Verify the whole file's checksum (unless ``None``) and finalize the upload.
 
@@ -467,12 +480,14 @@ def complete(
     upload. ``single_shot``: the upload's only chunk was committed without signals; send them now,
     so a single shot that fails (and leaves nothing behind) is never announced. A tus partial
     upload's completion is not announced at all (``concatenation.py``): its final upload's is.
+    ``lease``: the caller holds the upload's lease already (a final upload's maker), and
+    completion takes it on.
     """
     if upload.parallel and not upload.checksum:
         check_writable(upload)
         parts.settle(upload, get_store(), stored_name(upload))
     try:
-        token = _acquire(upload)
+        token = _acquire(upload) if lease is None else _take_on(upload, lease)
     except exceptions.UploadBusy:
         check_writable(upload)
         raise
@@ -504,6 +519,13 @@ def complete(
         raise
     handoff.forget_hand_offs(upload)  # committed: they belong to the targets now
     return upload
+
+
+def _take_on(upload: AbstractChunkedUpload, token: uuid.UUID) -> uuid.UUID:
+    """The lease ``token`` the caller holds, renewed. Held since the row was made, nobody else
+    changed it, so the caller's copy is current (and keeps what ``parts.settle()`` set on it)."""
+    renew_lease(upload, token)
+    return token
 
 
 def whole_file_digest(upload: AbstractChunkedUpload) -> str:

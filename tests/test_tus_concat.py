@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from chunked_uploads import concatenation, exceptions, signals
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.stores import get_store
 
 from .helpers import stored_bytes
 from .test_tus import TUS, URL, create, head, patch, upload_of
@@ -274,6 +275,32 @@ def test_a_claim_of_a_final_upload_that_is_gone_counts_for_nothing(api: APIClien
     response = final(api, urls)
     assert response.status_code == 201, response.content
     assert stored_bytes(upload_of(response["Location"])) == b"abcdef"
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_final_upload_whose_maker_died_gives_its_partials_up(
+    api: APIClient, user: Any, store: Any
+) -> None:
+    """What a worker killed while it made a final upload leaves (the upload made and its
+    partials claimed, nothing more) holds them only while its lease runs."""
+    with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
+        urls = [new_partial(api, b"abc" * 1000), new_partial(api, b"def" * 1000)]
+        partials = [upload_of(url) for url in urls]
+        queryset = ChunkedUpload.objects.all()
+        dead, _ = concatenation._create(
+            ChunkedUpload, partials, {"user": user}, None, {}, get_store()
+        )
+        concatenation._claim(dead, partials)
+        refused = final(api, urls)
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "concatenation_refused"
+        with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+            response = final(api, urls)
+        assert response.status_code == 201, response.content
+        made = upload_of(response["Location"])
+        assert stored_bytes(made) == b"abc" * 1000 + b"def" * 1000
+        assert not queryset.filter(pk=dead.pk).exists()
+        assert list(queryset.all()) == [made]
 
 
 @pytest.mark.parametrize("store", STORES)
