@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from rest_framework import status
+from rest_framework.exceptions import APIException, ErrorDetail
 
 from .. import exceptions as e
 
@@ -36,6 +37,23 @@ class Answer:
 
 
 A = TypeVar("A", bound=Answer)
+
+
+class CodedError(APIException):
+    """An answer whose body is ``{"detail", "code", **extra}`` (native and tus), a DRF exception
+    so that a project's ``EXCEPTION_HANDLER`` sees it."""
+
+    def __init__(
+        self, status_code: int, code: str, detail: str, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail, code)
+        self.status_code = status_code
+        self.code = code
+        # Set the body directly: DRF would turn the integer extras into strings.
+        self.detail: Any = {"detail": ErrorDetail(detail, code), "code": code, **(extra or {})}
+
+    def __str__(self) -> str:
+        return str(self.detail["detail"])
 
 
 def answer_for(table: Mapping[Any, A], cls: type[Exception], edge: str) -> A:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rest_framework import status
-from rest_framework.exceptions import APIException, ErrorDetail, NotFound, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
 
 from ... import exceptions as e
 from .. import edge_errors
@@ -165,18 +165,8 @@ ANSWERS: dict[type[Exception], Answer] = {
 }
 
 
-class NativeError(APIException):
+class NativeError(edge_errors.CodedError):
     """A domain error as the native protocol answers it: ``{"detail", "code", **extra}``."""
-
-    def __init__(self, status_code: int, code: str, detail: str, extra: dict[str, Any]) -> None:
-        super().__init__(detail, code)
-        self.status_code = status_code
-        self.code = code
-        # Set the body directly: DRF would turn the integer extras into strings.
-        self.detail: Any = {"detail": ErrorDetail(detail, code), "code": code, **extra}
-
-    def __str__(self) -> str:
-        return str(self.detail["detail"])
 
 
 def to_api_exception(exc: e.UploadError) -> APIException:

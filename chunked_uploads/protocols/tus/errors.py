@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rest_framework import status
-from rest_framework.exceptions import APIException, ErrorDetail
 
 from ... import exceptions as e
 from .. import edge_errors
@@ -92,18 +91,12 @@ ANSWERS: dict[type[Exception], Answer] = {
 }
 
 
-class TusError(APIException):
+class TusError(edge_errors.CodedError):
     """A tus answer: ``{"detail", "code"}`` and the headers tus requires with it."""
 
     def __init__(self, status_code: int, code: str, detail: str, headers: dict[str, str]) -> None:
-        super().__init__(detail, code)
-        self.status_code = status_code
-        self.code = code
+        super().__init__(status_code, code, detail)
         self.headers = headers
-        self.detail: Any = {"detail": ErrorDetail(detail, code), "code": code}
-
-    def __str__(self) -> str:
-        return str(self.detail["detail"])
 
 
 def is_tus_error(exc: Exception) -> bool:
