@@ -63,20 +63,6 @@ class Sender:
         self.port = port
         self.token = token
 
-    def send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        source: BinaryIO | None = None,
-        offset: int = 0,
-        count: int = 0,
-        wrap: tuple[bytes, bytes] = (b"", b""),
-        body: bytes = b"",
-    ) -> tuple[int, bytes]:
-        status, _, data = self.exchange(method, url, headers, source, offset, count, wrap, body)
-        return status, data
-
     def exchange(
         self,
         method: str,
@@ -166,7 +152,7 @@ class Uploader:
         else:
             headers["Content-Type"] = "application/octet-stream"
             headers["Content-Disposition"] = f'attachment; filename="{FILENAME}"'
-        status, data = self.sender.send("PUT", url, headers, source, start, count, wrap)
+        status, _, data = self.sender.exchange("PUT", url, headers, source, start, count, wrap)
         if status != 200:
             raise UploadFailed(f"PUT {url} {headers['Content-Range']}: {status} {data[:300]!r}")
         return data
@@ -174,7 +160,7 @@ class Uploader:
     def _complete(self, url: str, md5: str) -> None:
         body = json.dumps({"md5": md5}).encode()
         headers = {"Content-Type": "application/json"}
-        status, data = self.sender.send("POST", url, headers, body=body)
+        status, _, data = self.sender.exchange("POST", url, headers, body=body)
         if status != 200:
             raise UploadFailed(f"POST {url}: {status} {data[:300]!r}")
 

@@ -1,4 +1,5 @@
-"""drf-chunked-upload 0.6.0 (the seed) in its own virtualenv, behind a tiny generated Django project.
+"""drf-chunked-upload 0.6.0 (the seed) in its own virtualenv, behind a tiny generated Django project
+(written here, as is drf-tus's of ``tus_peers.py``: the settings, virtualenv and token they share).
 
 The project is routed the way the seed's own tests route it (``uploads/`` and ``uploads/<uuid:pk>/``
 named ``chunkedupload-detail``, ``DRF_CHUNKED_UPLOAD_ABSTRACT_MODEL = False``) and authenticates
@@ -22,7 +23,7 @@ EXAMPLE_SETTINGS = (
 SERVER_REQUIREMENT = "gunicorn"
 
 SETTINGS = '''\
-"""Settings of the generated seed project (see benchmarks/seed_project.py)."""
+"""Settings of a generated project (see benchmarks/seed_project.py)."""
 import os
 
 SECRET_KEY = "benchmark-only"
@@ -35,16 +36,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "rest_framework",
     "rest_framework.authtoken",
-    "drf_chunked_upload",
+    "__APP__",
 ]
-# The example project's middleware (read from its settings by write_project()): both Django
-# servers pay the same per-request cost outside the upload view.
-MIDDLEWARE = __EXAMPLE_MIDDLEWARE__
-ROOT_URLCONF = "seedproj.urls"
+# The example project's middleware (read from its settings by write_project()): every Django
+# server pays the same per-request cost outside the upload view.
+MIDDLEWARE = __MIDDLEWARE__
+ROOT_URLCONF = "__PACKAGE__.urls"
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ["SEED_DB_PATH"],
+        "NAME": os.environ["PROJECT_DB_PATH"],
         "OPTIONS": {
             "timeout": 30,
             "transaction_mode": "IMMEDIATE",
@@ -52,13 +53,9 @@ DATABASES = {
         },
     }
 }
-if os.environ.get("SEED_TUNED_SQLITE"):  # the --tuned-sqlite experiment
-    DATABASES["default"]["CONN_MAX_AGE"] = None
-    DATABASES["default"]["OPTIONS"]["init_command"] += "PRAGMA synchronous=NORMAL;"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
-MEDIA_ROOT = os.environ["SEED_MEDIA_ROOT"]
-DRF_CHUNKED_UPLOAD_ABSTRACT_MODEL = False
+MEDIA_ROOT = os.environ["PROJECT_MEDIA_ROOT"]
 LOGGING = {
     "version": 1,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
@@ -69,6 +66,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 '''
+SEED_SETTINGS = """
+DRF_CHUNKED_UPLOAD_ABSTRACT_MODEL = False
+if os.environ.get("SEED_TUNED_SQLITE"):  # the --tuned-sqlite experiment
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    DATABASES["default"]["OPTIONS"]["init_command"] += "PRAGMA synchronous=NORMAL;"
+"""
 
 URLS = '''\
 """The seed's view, routed as in drf-chunked-upload's own tests."""
@@ -87,7 +90,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seedproj.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "__PACKAGE__.settings")
 application = get_wsgi_application()
 """
 
@@ -97,7 +100,7 @@ import sys
 
 from django.core.management import execute_from_command_line
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seedproj.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "__PACKAGE__.settings")
 execute_from_command_line(sys.argv)
 """
 
@@ -109,14 +112,14 @@ CREATE_TOKEN = (
 )
 
 
-def ensure_venv(venv: Path) -> Path:
-    """Create the seed's virtualenv once (cached); return its Python."""
+def ensure_venv(venv: Path, requirement: str = SEED_REQUIREMENT) -> Path:
+    """Create a virtualenv with ``requirement`` and gunicorn once (cached); return its Python."""
     python = venv / "bin" / "python"
     gunicorn = venv / "bin" / "gunicorn"
     if not gunicorn.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, SEED_REQUIREMENT, SERVER_REQUIREMENT], check=True)
+        subprocess.run([*pip, requirement, SERVER_REQUIREMENT], check=True)
     return python
 
 
@@ -141,18 +144,27 @@ def example_middleware() -> list[str]:
     raise LookupError(f"no MIDDLEWARE list in {EXAMPLE_SETTINGS}")
 
 
-def write_project(root: Path) -> Path:
-    """Write the seed project under ``root``; return the directory holding ``manage.py``."""
-    package = root / "seedproj"
-    package.mkdir(parents=True, exist_ok=True)
-    settings = SETTINGS.replace("__EXAMPLE_MIDDLEWARE__", repr(example_middleware()))
+def write_project(
+    root: Path, package: str, app: str, urls: str, settings: str = "", middleware: str = ""
+) -> Path:
+    """Write the project ``package`` under ``root``: ``app`` installed, ``urls`` its URL module,
+    ``settings`` added to the shared ones, ``middleware`` an expression added to the example
+    project's; return the directory holding ``manage.py``."""
+    directory = root / package
+    directory.mkdir(parents=True, exist_ok=True)
+    shared = SETTINGS.replace("__MIDDLEWARE__", repr(example_middleware()) + middleware)
     files = {
-        package / "__init__.py": "",
-        package / "settings.py": settings,
-        package / "urls.py": URLS,
-        package / "wsgi.py": WSGI,
+        directory / "__init__.py": "",
+        directory / "settings.py": shared.replace("__APP__", app) + settings,
+        directory / "urls.py": urls,
+        directory / "wsgi.py": WSGI,
         root / "manage.py": MANAGE,
     }
     for path, text in files.items():
-        path.write_text(text)
+        path.write_text(text.replace("__PACKAGE__", package))
     return root
+
+
+def write_seed_project(root: Path) -> Path:
+    """Write the seed project under ``root``; return the directory holding ``manage.py``."""
+    return write_project(root, "seedproj", "drf_chunked_upload", URLS, SEED_SETTINGS)

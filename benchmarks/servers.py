@@ -250,21 +250,37 @@ def start_ours(
 def start_seed(workdir: Path, cache: Path, tuned: bool = False) -> Server:
     """drf-chunked-upload 0.6.0 from its cached virtualenv, behind the generated project."""
     python = seed_project.ensure_venv(cache / "seed-venv")
-    project = seed_project.write_project(workdir / "seed-project")
-    media = workdir / "seed-media"
+    project = seed_project.write_seed_project(workdir / "seed-project")
+    env = {"SEED_TUNED_SQLITE": "1" if tuned else ""}
+    label = "drf-chunked-upload"
+    return start_project("seed", label, python, project, "seedproj", workdir, "/uploads/", env)
+
+
+def start_project(
+    name: str,
+    label: str,
+    python: Path,
+    project: Path,
+    package: str,
+    workdir: Path,
+    prefix: str,
+    env: dict[str, str] | None = None,
+) -> Server:
+    """A generated project (``seed_project.py``) served by its virtualenv's ``python``: migrate a
+    fresh SQLite file, create the benchmark user's token, serve under gunicorn."""
+    media = workdir / f"{name}-media"
     media.mkdir()
     env = {
-        "DJANGO_SETTINGS_MODULE": "seedproj.settings",
-        "SEED_DB_PATH": str(workdir / "seed.sqlite3"),
-        "SEED_MEDIA_ROOT": str(media),
-        "SEED_TUNED_SQLITE": "1" if tuned else "",
+        "DJANGO_SETTINGS_MODULE": f"{package}.settings",
+        "PROJECT_DB_PATH": str(workdir / f"{name}.sqlite3"),
+        "PROJECT_MEDIA_ROOT": str(media),
+        **(env or {}),
     }
     full_env = {**os.environ, **env}
-    subprocess.run(
-        [str(python), "manage.py", "migrate", "-v0"], cwd=project, env=full_env, check=True
-    )
+    manage = [str(python), "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=project, env=full_env, check=True)
     token = subprocess.run(
-        [str(python), "manage.py", "shell", "-c", seed_project.CREATE_TOKEN],
+        [*manage, "shell", "-c", seed_project.CREATE_TOKEN],
         cwd=project,
         env=full_env,
         check=True,
@@ -272,8 +288,9 @@ def start_seed(workdir: Path, cache: Path, tuned: bool = False) -> Server:
         text=True,
     ).stdout.split()[-1]  # Django 5.2's shell may print a line about auto-imports first
     gunicorn = python.parent / "gunicorn"
-    process, port, log = start_gunicorn("seed", gunicorn, "seedproj.wsgi", project, env, workdir)
-    server = Server("drf-chunked-upload", process, port, media, token, "/uploads/", log)
+    wsgi = f"{package}.wsgi"
+    process, port, log = start_gunicorn(name, gunicorn, wsgi, project, env, workdir)
+    server = Server(label, process, port, media, token, prefix, log)
     wait_ready(server)
     return server
 

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import seed_project
@@ -40,52 +39,13 @@ const server = new Server({
 server.listen({ fd: Number(process.env.TUS_FD) });
 """
 
-SETTINGS = '''\
-"""Settings of the generated drf-tus project (see benchmarks/tus_peers.py)."""
-import os
-
+SETTINGS = """
 BASE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECRET_KEY = "benchmark-only"
-DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-INSTALLED_APPS = [
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "rest_framework",
-    "rest_framework.authtoken",
-    "rest_framework_tus",
-]
-MIDDLEWARE = __EXAMPLE_MIDDLEWARE__ + ["rest_framework_tus.middleware.TusMiddleware"]
-ROOT_URLCONF = "tusproj.urls"
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ["DRF_TUS_DB_PATH"],
-        "OPTIONS": {
-            "timeout": 30,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL;",
-        },
-    }
-}
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-USE_TZ = True
-MEDIA_ROOT = os.environ["DRF_TUS_MEDIA_ROOT"]
 # drf-tus reads every PATCH body whole (request.body): Django's 2.5 MiB cap would refuse chunks.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 REST_FRAMEWORK_TUS = {"UPLOAD_DIR": os.path.join(MEDIA_ROOT, "tmp")}
-LOGGING = {
-    "version": 1,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
-}
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-}
-'''
+"""
+MIDDLEWARE = ' + ["rest_framework_tus.middleware.TusMiddleware"]'
 
 URLS = '''\
 """drf-tus's own URLs, as its README mounts them."""
@@ -115,31 +75,11 @@ def ensure_node(directory: Path) -> Path:
     return script
 
 
-def ensure_drf_tus_venv(venv: Path) -> Path:
-    """drf-tus 2.0.3 and gunicorn in their own virtualenv (once); its Python."""
-    python = venv / "bin" / "python"
-    if not (venv / "bin" / "gunicorn").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = [str(python), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*pip, DRF_TUS_REQUIREMENT, seed_project.SERVER_REQUIREMENT], check=True)
-    return python
-
-
 def write_drf_tus_project(root: Path) -> Path:
     """Write the drf-tus project under ``root``; return the directory holding ``manage.py``."""
-    package = root / "tusproj"
-    package.mkdir(parents=True, exist_ok=True)
-    middleware = repr(seed_project.example_middleware())
-    files = {
-        package / "__init__.py": "",
-        package / "settings.py": SETTINGS.replace("__EXAMPLE_MIDDLEWARE__", middleware),
-        package / "urls.py": URLS,
-        package / "wsgi.py": seed_project.WSGI.replace("seedproj", "tusproj"),
-        root / "manage.py": seed_project.MANAGE.replace("seedproj", "tusproj"),
-    }
-    for path, text in files.items():
-        path.write_text(text)
-    return root
+    return seed_project.write_project(
+        root, "tusproj", "rest_framework_tus", URLS, SETTINGS, MIDDLEWARE
+    )
 
 
 def start_tus_node(workdir: Path, cache: Path) -> servers.Server:
@@ -171,32 +111,10 @@ def start_tus_node(workdir: Path, cache: Path) -> servers.Server:
 
 def start_drf_tus(workdir: Path, cache: Path) -> servers.Server:
     """drf-tus 2.0.3 from its cached virtualenv, behind the generated project, 2 sync workers."""
-    python = ensure_drf_tus_venv(cache / "drf-tus-venv")
+    python = seed_project.ensure_venv(cache / "drf-tus-venv", DRF_TUS_REQUIREMENT)
     project = write_drf_tus_project(workdir / "drf-tus-project")
-    media = workdir / "drf-tus-media"
-    media.mkdir()
-    env = {
-        "DJANGO_SETTINGS_MODULE": "tusproj.settings",
-        "DRF_TUS_DB_PATH": str(workdir / "drf-tus.sqlite3"),
-        "DRF_TUS_MEDIA_ROOT": str(media),
-    }
-    full_env = {**os.environ, **env}
-    manage = [str(python), "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=project, env=full_env, check=True)
-    token = subprocess.run(
-        [*manage, "shell", "-c", seed_project.CREATE_TOKEN],
-        cwd=project,
-        env=full_env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()[-1]
-    gunicorn = python.parent / "gunicorn"
-    process, port, log = servers.start_gunicorn(
-        "drf-tus", gunicorn, "tusproj.wsgi", project, env, workdir
-    )
     prefix = "/files/files/"
-    server = servers.Server("drf-tus 2.0.3", process, port, media, token, prefix, log)
+    label = "drf-tus 2.0.3"
+    server = servers.start_project("drf-tus", label, python, project, "tusproj", workdir, prefix)
     server.tus_prefix = prefix
-    servers.wait_ready(server)
     return server

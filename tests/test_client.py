@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authentication import BasicAuthentication
-from rest_framework.authtoken.models import Token
 
 from chunked_uploads import client, signals
 from chunked_uploads.models import ChunkedUpload
@@ -64,34 +62,10 @@ def interrupt_at(offset: int) -> client.Progress:
 
 
 @pytest.fixture
-def token(transactional_db: None) -> client.TokenAuth:
-    user = get_user_model().objects.create_user("carol", password="carol-password")
-    return client.TokenAuth(Token.objects.create(user=user).key)
-
-
-@pytest.fixture
-def list_url(live_server: Any) -> str:
-    return f"{live_server.url}/api/uploads/"
-
-
-@pytest.fixture
 def data_file(tmp_path: Path) -> Path:
     path = tmp_path / "data.bin"
     path.write_bytes(os.urandom(5 * CHUNK + 1234))
     return path
-
-
-@pytest.fixture
-def chunks_seen() -> Iterator[list[tuple[int, int]]]:
-    """Every chunk the server acknowledged, as ``(start, end)``."""
-    seen: list[tuple[int, int]] = []
-
-    def record(sender: Any, upload: Any, start: int, end: int, **kwargs: Any) -> None:
-        seen.append((start, end))
-
-    signals.chunk_received.connect(record)
-    yield seen
-    signals.chunk_received.disconnect(record)
 
 
 def test_upload_sends_chunks_and_completes(

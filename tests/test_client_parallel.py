@@ -6,19 +6,16 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import crc32c
 import httpx
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.signals import request_started
 from django.db import connections
-from rest_framework.authtoken.models import Token
 
-from chunked_uploads import client, parts, signals
+from chunked_uploads import client, parts
 from chunked_uploads.client.parallel import ParallelUploader, uncovered
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.ranges import ContentRange
@@ -27,30 +24,6 @@ from .helpers import stored_bytes
 from .test_client import CHUNK, Interrupted
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def token(transactional_db: None) -> client.TokenAuth:
-    user = get_user_model().objects.create_user("dave", password="dave-password")
-    return client.TokenAuth(Token.objects.create(user=user).key)
-
-
-@pytest.fixture
-def list_url(live_server: Any) -> str:
-    return f"{live_server.url}/api/uploads/"
-
-
-@pytest.fixture
-def chunks_seen() -> Iterator[list[tuple[int, int]]]:
-    """Every chunk the server acknowledged, as ``(start, end)``."""
-    seen: list[tuple[int, int]] = []
-
-    def record(sender: Any, upload: Any, start: int, end: int, **kwargs: Any) -> None:
-        seen.append((start, end))
-
-    signals.chunk_received.connect(record)
-    yield seen
-    signals.chunk_received.disconnect(record)
 
 
 @pytest.fixture

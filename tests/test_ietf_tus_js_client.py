@@ -1,16 +1,15 @@
 """tus-js-client 4.3.1 under Node speaks the IETF draft to the example project under gunicorn:
 ``protocol: 'ietf-draft-03'`` (interop 5) and ``'ietf-draft-05'`` (interop 6).
 
-The same small application as the tus tests (``tests/clients/tusjs/upload.mjs``): the client
-creates the upload with ``POST`` (``Upload-Complete: ?0``), sends the file in ``PATCH``es, the
-last one with ``Upload-Complete: ?1``; aborted at ~40 % and restarted as a new process, it finds
-its upload URL in its ``FileUrlStorage``, asks the offset with ``HEAD`` and continues from what the
-server had kept (its check-points), not from zero. The tests skip when ``node``/``npm`` are missing.
+The same small application as the tus tests (``tests/clients/tusjs/upload.mjs``, run by
+``tests/tus_js_client.py``): the client creates the upload with ``POST`` (``Upload-Complete:
+?0``), sends the file in ``PATCH``es, the last one with ``Upload-Complete: ?1``; aborted at ~40 %
+and restarted as a new process, it finds its upload URL in its ``FileUrlStorage``, asks the offset
+with ``HEAD`` and continues from what the server had kept (its check-points), not from zero. The tests skip when ``node``/``npm`` are missing.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +18,13 @@ import pytest
 
 from . import servers
 from .slow_link import SlowLink
-from .test_tus_js_client import (
+from .tus_js_client import (
     MiB,
+    live_server,
     make_file,
     patches,
     run_client,
-    tusjs,  # noqa: F401  (the fixture)
+    settled_offset,
     upload_id,
 )
 
@@ -34,10 +34,7 @@ INTEROP = {"ietf-draft-03": "5", "ietf-draft-05": "6"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[servers.LiveServer]:
-    settings = {"DRF_CHUNKED_UPLOAD_CHECKPOINT_BYTES": MiB}  # the smallest allowed
-    with servers.live_server(
-        workers=2, worker_class="gthread", threads=4, settings=settings
-    ) as live:
+    with live_server() as live:
         yield live
 
 
@@ -53,18 +50,11 @@ def state(server: servers.LiveServer, url: str, protocol: str) -> httpx.Headers:
     return response.headers
 
 
-def settled_offset(server: servers.LiveServer, url: str, protocol: str) -> int:
-    """The offset once the server is done with a cut PATCH (two HEADs 0.3 s apart agree)."""
-    offset = int(state(server, url, protocol)["upload-offset"])
-    for _ in range(50):
-        time.sleep(0.3)
-        previous, offset = offset, int(state(server, url, protocol)["upload-offset"])
-        if offset == previous:
-            return offset
-    raise AssertionError("the offset never settled")
+def offset(server: servers.LiveServer, url: str, protocol: str) -> int:
+    return int(state(server, url, protocol)["upload-offset"])
 
 
-def test_whole_file(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:  # noqa: F811
+def test_whole_file(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:
     path, content = make_file(tmp_path, 3 * MiB + 17)
     events = run_client(
         tusjs, server, file=str(path), protocol=protocol, endpoint=f"{server.url}{URL}"
@@ -80,7 +70,7 @@ def test_whole_file(tusjs: Path, server: servers.LiveServer, tmp_path: Path, pro
     assert server.stored_bytes(upload_id(url)) == content
 
 
-def test_chunks(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:  # noqa: F811
+def test_chunks(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protocol: str) -> None:
     path, content = make_file(tmp_path, 5 * MiB + 5)
     events = run_client(
         tusjs,
@@ -98,7 +88,7 @@ def test_chunks(tusjs: Path, server: servers.LiveServer, tmp_path: Path, protoco
 
 
 def test_aborted_then_resumed(
-    tusjs: Path,  # noqa: F811
+    tusjs: Path,
     server: servers.LiveServer,
     slow_link: SlowLink,
     tmp_path: Path,
@@ -112,7 +102,7 @@ def test_aborted_then_resumed(
     assert first[-1]["event"] == "aborted", first
     assert patches(first) == [0]
     url, sent = first[-1]["url"], first[-1]["sent"]
-    kept = settled_offset(server, url, protocol)
+    kept = settled_offset(lambda: offset(server, url, protocol))
     assert MiB <= kept <= sent < len(content), (kept, sent)
 
     second = run_client(tusjs, server, resume=True, endpoint=endpoint, **options)

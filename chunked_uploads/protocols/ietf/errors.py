@@ -1,6 +1,7 @@
 """The IETF edge's answer to each domain error and header error: RFC 9457 problem details.
 
-One table, as the other edges' ``errors.py``. Where the draft defines a problem type it is used
+One table, as the other edges' ``errors.py``: the rows it gives as the tus edge does
+(``protocols/edge_errors.py``), then its own. Where the draft defines a problem type it is used
 with its status and members (``mismatching-upload-offset`` 409 with ``expected-offset`` and
 ``provided-offset``; ``completed-upload`` 400; ``inconsistent-upload-length`` 400); every other
 error is a problem of this app's own type (``code`` names it, as in the native protocol's errors),
@@ -11,7 +12,7 @@ other 4xx end the upload.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
@@ -19,6 +20,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from ... import exceptions as e
+from .. import edge_errors
 from .headers import (
     PARTIAL_UPLOAD,
     VERSIONS,
@@ -35,19 +37,17 @@ PROBLEM_JSON = "application/problem+json"
 
 
 @dataclass(frozen=True)
-class Answer:
-    code: str
-    detail: str | Callable[[Any], str]
-    status: int = status.HTTP_400_BAD_REQUEST
+class Answer(edge_errors.Answer):
+    """A row of the IETF table: ``code``, ``detail``, status, and the problem type with its
+    members where the draft defines one."""
+
     type: str | None = None  # ``None``: ``about:blank`` with the ``code`` member
     members: Callable[[Any], dict[str, Any]] = lambda exc: {}
 
 
-def _too_large(code: str, detail: Callable[[Any], str]) -> Answer:
-    return Answer(code, detail, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-
-
+SHARED = edge_errors.header_protocol_answers(Answer)
 ANSWERS: dict[type[Exception], Answer] = {
+    **SHARED,
     UnsupportedInteropVersion: Answer(
         "unsupported_interop_version",
         lambda x: (
@@ -63,14 +63,10 @@ ANSWERS: dict[type[Exception], Answer] = {
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     ),
     InvalidUploadHeader: Answer("invalid_header", lambda x: f"{x.header} {x.reason}"),
-    e.NoChunkSubmitted: Answer("no_chunk", "The request carries no body"),
-    e.InvalidContentRange: Answer("invalid_header", "Upload-Offset or Content-Length is invalid"),
-    e.OffsetMismatch: Answer(
-        "offset_mismatch",
-        lambda x: f"Upload-Offset is {x.provided} but the upload's offset is {x.expected}",
-        status.HTTP_409_CONFLICT,
-        MISMATCHING_OFFSET,
-        lambda x: {"expected-offset": x.expected, "provided-offset": x.provided},
+    e.OffsetMismatch: replace(
+        SHARED[e.OffsetMismatch],
+        type=MISMATCHING_OFFSET,
+        members=lambda x: {"expected-offset": x.expected, "provided-offset": x.provided},
     ),
     e.UploadAlreadyComplete: Answer(
         "upload_complete", "The upload is complete", type=COMPLETED_UPLOAD
@@ -84,23 +80,6 @@ ANSWERS: dict[type[Exception], Answer] = {
         "inconsistent_length",
         lambda x: f"The upload's length is {x.expected}, not {x.provided}",
         type=INCONSISTENT_LENGTH,
-    ),
-    e.SizeLimitExceeded: _too_large(
-        "size_limit_exceeded", lambda x: f"Size of file exceeds the limit ({x.limit} bytes)"
-    ),
-    e.ChunkTooLarge: _too_large(
-        "chunk_too_large",
-        lambda x: f"Request of {x.length} bytes exceeds the per-request limit ({x.limit} bytes)",
-    ),
-    e.ChunkSizeMismatch: Answer(
-        "length_mismatch",
-        lambda x: f"The body holds {x.size} bytes but Content-Length announced {x.reported}",
-    ),
-    e.UploadExpired: Answer("upload_expired", "Upload has expired", status.HTTP_410_GONE),
-    e.UserRequired: Answer(
-        "user_required",
-        "Upload requires user authentication but user cannot be determined",
-        status.HTTP_403_FORBIDDEN,
     ),
     e.ChunkDigestMismatch: Answer(
         "digest_mismatch",
@@ -117,32 +96,6 @@ ANSWERS: dict[type[Exception], Answer] = {
         "invalid_digest",
         lambda x: f"Content-Digest is over {x.max_chars} characters or {x.max_members} members",
     ),
-    e.TooManyUnfinishedUploads: Answer(
-        "too_many_unfinished_uploads",
-        lambda x: f"You have {x.limit} unfinished uploads, the most allowed",
-        status.HTTP_403_FORBIDDEN,
-    ),
-    e.UnfinishedBytesQuotaExceeded: Answer(
-        "unfinished_bytes_quota_exceeded",
-        lambda x: f"Unfinished uploads would reach {x.declared} bytes, over the quota ({x.limit})",
-        status.HTTP_403_FORBIDDEN,
-    ),
-    e.BodyReadTimeout: Answer(
-        "body_read_timeout",
-        lambda x: f"The client sent no byte of the body for {x.seconds:g} seconds",
-        status.HTTP_408_REQUEST_TIMEOUT,
-    ),
-    e.UploadBusy: Answer(
-        "upload_busy", "Upload is busy: another request is writing to it", status.HTTP_423_LOCKED
-    ),
-    e.StoredBytesMissing: Answer(
-        "stored_bytes_missing",
-        "The upload's stored bytes are missing; start a new upload",
-        status.HTTP_410_GONE,
-    ),
-    e.UnreadableBody: Answer("unreadable_body", lambda x: x.reason),
-    e.UploadNotFound: Answer("not_found", "No such upload", status.HTTP_404_NOT_FOUND),
-    e.UploadError: Answer("upload_error", lambda x: type(x).__name__),
 }
 
 
@@ -184,14 +137,9 @@ def is_edge_error(exc: Exception) -> bool:
 
 def to_problem(exc: Exception) -> Problem:
     """The problem details answering ``exc`` (a domain error or a header error)."""
-    for base in type(exc).__mro__:
-        answer = ANSWERS.get(base)
-        if answer is not None:
-            detail = answer.detail if isinstance(answer.detail, str) else answer.detail(exc)
-            return Problem(
-                answer.status, answer.code, detail, type=answer.type, **answer.members(exc)
-            )
-    raise LookupError(f"the IETF edge has no answer for {type(exc).__name__}")
+    answer = edge_errors.answer_for(ANSWERS, type(exc), "IETF edge")
+    detail = answer.detail_for(exc)
+    return Problem(answer.status, answer.code, detail, type=answer.type, **answer.members(exc))
 
 
 def from_api_exception(exc: APIException) -> Problem:

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiViewExtension
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 from ..edge_schema import EdgeActionSchema, header, response_header
-from ..native.schema import upload_id_parameter
+from ..native.schema import UploadViewExtension
 from ..native.serializers import ChunkedUploadSerializer
 from .errors import PROBLEM_JSON
 from .headers import PARTIAL_UPLOAD, VERSION_HEADER, VERSIONS
@@ -78,29 +76,63 @@ TOO_LARGE = {413: _error("Over `Upload-Limit`'s `max-size`; nothing is kept.")}
 STATE = "Upload-Offset, Upload-Complete, Upload-Length and Upload-Limit describe the upload."
 
 
+COMPLETE = header(
+    "Upload-Complete",
+    "`?1`: this request carries the upload's last byte (interop 3: `Upload-Incomplete`, inverted).",
+    pattern=BOOLEAN,
+)
+LENGTH = header("Upload-Length", "The file's size in bytes, if known.", pattern=DIGITS)
+DIGEST = header("Content-Digest", "RFC 9530 digest of this request's body.")
+STATE_HEADERS = [
+    ("Upload-Offset", "Bytes stored: the next append starts there."),
+    ("Upload-Complete", "`?1` once the upload is complete."),
+    ("Upload-Length", "The file's size, once known."),
+    ("Upload-Limit", "`max-size` and `max-age` (seconds until the upload expires)."),
+    ("Repr-Digest", "RFC 9530 digest of a completed upload."),
+]
+
+
+def _state(codes: list[int]) -> list[OpenApiParameter]:
+    return [response_header(name, codes, text) for name, text in STATE_HEADERS]
+
+
+ACTION_PARAMETERS: dict[str, list[Any]] = {
+    "create": [
+        COMPLETE,
+        LENGTH,
+        DIGEST,
+        response_header("Location", [201], "The new upload's URL."),
+        *_state([201]),
+    ],
+    "retrieve": _state([204]),
+    "partial_update": [
+        COMPLETE,
+        LENGTH,
+        DIGEST,
+        header("Upload-Offset", "Where the body starts.", required=True, pattern=DIGITS),
+        *_state([200, 204]),
+    ],
+}
+
+
 class ResumableUploadSchema(EdgeActionSchema):
     """``AutoSchema`` for the draft's actions."""
 
     default_prefix = DEFAULT_PREFIX
     operation_names = OPERATION_NAMES
     summaries = SUMMARIES
+    version_header = header(
+        VERSION_HEADER,
+        "The draft's interop version the client speaks.",
+        required=True,
+        enum=[str(number) for number in sorted(VERSIONS)],
+    )
+    action_parameters = ACTION_PARAMETERS
+    # An empty body is a valid creation or completion.
+    optional_body_actions = ("create", "partial_update")
 
     def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
         return "IETF resumable uploads; see the IETF page of the documentation."
-
-    def get_override_parameters(self) -> list[Any]:
-        parameters = list(super().get_override_parameters())
-        parameters.append(
-            header(
-                VERSION_HEADER,
-                "The draft's interop version the client speaks.",
-                required=True,
-                enum=[str(number) for number in sorted(VERSIONS)],
-            )
-        )
-        if self.action in ("retrieve", "partial_update", "destroy"):
-            parameters.append(upload_id_parameter("id"))
-        return parameters + ACTION_PARAMETERS.get(self.action, [])
 
     def get_request_serializer(self) -> Any:
         if self.action == "create":
@@ -145,62 +177,11 @@ class ResumableUploadSchema(EdgeActionSchema):
             return _problems(per_action[self.action])
         return super().get_response_serializers()
 
-    def _get_request_body(self, direction: str = "request") -> Any:
-        body = super()._get_request_body(direction)  # type: ignore[no-untyped-call]
-        if body is not None:
-            body["required"] = False  # an empty body is a valid creation or completion
-        return body
 
-
-COMPLETE = header(
-    "Upload-Complete",
-    "`?1`: this request carries the upload's last byte (interop 3: `Upload-Incomplete`, inverted).",
-    pattern=BOOLEAN,
-)
-LENGTH = header("Upload-Length", "The file's size in bytes, if known.", pattern=DIGITS)
-DIGEST = header("Content-Digest", "RFC 9530 digest of this request's body.")
-STATE_HEADERS = [
-    ("Upload-Offset", "Bytes stored: the next append starts there."),
-    ("Upload-Complete", "`?1` once the upload is complete."),
-    ("Upload-Length", "The file's size, once known."),
-    ("Upload-Limit", "`max-size` and `max-age` (seconds until the upload expires)."),
-    ("Repr-Digest", "RFC 9530 digest of a completed upload."),
-]
-
-
-def _state(codes: list[int]) -> list[OpenApiParameter]:
-    return [response_header(name, codes, text) for name, text in STATE_HEADERS]
-
-
-ACTION_PARAMETERS: dict[str, list[Any]] = {
-    "create": [
-        COMPLETE,
-        LENGTH,
-        DIGEST,
-        response_header("Location", [201], "The new upload's URL."),
-        *_state([201]),
-    ],
-    "retrieve": _state([204]),
-    "partial_update": [
-        COMPLETE,
-        LENGTH,
-        DIGEST,
-        header("Upload-Offset", "Where the body starts.", required=True, pattern=DIGITS),
-        *_state([200, 204]),
-    ],
-}
-
-
-class ResumableUploadViewSetExtension(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+class ResumableUploadViewSetExtension(UploadViewExtension):
     """Describe every ``ResumableUploadViewSet`` (and subclass) with ``ResumableUploadSchema``;
     it comes before the native extension, which matches it too."""
 
     target_class = "chunked_uploads.protocols.ietf.views.ResumableUploadViewSet"
-    match_subclasses = True
+    schema_class = ResumableUploadSchema
     priority = 1
-
-    def view_replacement(self) -> type[Any]:
-        view: type[Any] = self.target
-        if isinstance(view.__dict__.get("schema"), AutoSchema):
-            return view
-        return type(view.__name__, (view,), {"schema": ResumableUploadSchema()})

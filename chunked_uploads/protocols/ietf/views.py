@@ -30,14 +30,10 @@ from rest_framework.response import Response
 from ... import chunks, exceptions, uploads
 from ...bodies import content_length
 from ...bodies.interim import send_interim
-from ...bodies.raw import RawBody
-from ...bodies.requests import body_stream
-from ...chunk_digests import DigestingStream, parse_body_digests
-from ...conf import conf
 from ...models import AbstractChunkedUpload, UploadStatus
 from ...ranges import MAX_TOTAL, ContentRange
-from ..native.parsers import UnreadBodyParser
-from ..native.views import ChunkedUploadViewSet, CompletionHook
+from ..edge_views import HeaderProtocolViewSet
+from ..native.views import CompletionHook
 from . import headers as ietf
 from .errors import PROBLEM_JSON, Problem, from_api_exception, is_edge_error, to_problem
 from .routers import DETAIL_ACTIONS, LIST_ACTIONS
@@ -45,11 +41,9 @@ from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 UPLOAD_RESUMPTION_SUPPORTED = 104
 
 
-class ResumableUploadViewSet(ChunkedUploadViewSet):
+class ResumableUploadViewSet(HeaderProtocolViewSet):
     """Resumable uploads of the IETF draft (see the IETF page of the docs)."""
 
-    parser_classes = (UnreadBodyParser,)
-    http_method_names = ["get", "head", "post", "patch", "delete", "options"]
     protocol = "ietf"
     logger_name = "chunked_uploads.ietf"
     interop: ietf.InteropVersion = ietf.LATEST
@@ -78,7 +72,9 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
             user_field=self.user_field_name,
             fields={"id": upload_id},
         )
-        upload = self.receive(request, target, byte_range, max_bytes, location)
+        # The 104 tells the client the upload's URL: the upload then outlives a cut request.
+        announce = partial(self.announce_resumption, request, location)
+        upload = self.receive(request, target, byte_range, max_bytes, on_begin=announce)
         if complete or self.has_all_bytes(upload):
             response = self.complete_upload(upload, request)
             if response.status_code == status.HTTP_200_OK:
@@ -141,32 +137,6 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
         )
 
     # -- plumbing ----------------------------------------------------------------------------
-
-    def receive(
-        self,
-        request: Request,
-        target: chunks.NewUpload | chunks.ExistingUpload,
-        byte_range: ContentRange,
-        max_bytes: int | None,
-        location: str | None = None,
-    ) -> AbstractChunkedUpload:
-        """Stream the body into the upload through the core, with check-points; a new upload
-        outlives an interrupted request if its client was told its URL (the 104)."""
-        digests = parse_body_digests(request.META)
-        announce = partial(self.announce_resumption, request, location) if location else None
-        chunk = chunks.ChunkRequest(
-            target=target,
-            byte_range=byte_range,
-            digests=digests,
-            max_bytes=max_bytes,
-            checkpoint_bytes=conf.checkpoint_bytes,
-            on_begin=announce,
-        )
-        stream = body_stream(request._request)
-        if digests is not None:
-            stream = DigestingStream(stream, digests)
-        body = RawBody(request.META, stream, byte_range.length)
-        return chunks.receive(chunk, body).upload
 
     def announce_resumption(
         self, request: Request, location: str, upload: AbstractChunkedUpload
@@ -247,12 +217,6 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
             raise ietf.InvalidUploadHeader("Content-Length", "is required")
         return length or 0
 
-    def media_type(self, request: Request) -> str:
-        return str(request.META.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
-
-    def get_parsers(self) -> list[Any]:
-        return [parser() for parser in self.parser_classes]
-
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """Settle the client's interop version before anything else (``OPTIONS``: the latest
         when none is sent)."""
@@ -261,11 +225,6 @@ class ResumableUploadViewSet(ChunkedUploadViewSet):
         else:
             self.interop = ietf.version(request.META)
         super().initial(request, *args, **kwargs)
-
-    def check_permissions(self, request: Request) -> None:
-        # ``OPTIONS`` only describes the server (like a CORS preflight): public.
-        if request.method != "OPTIONS":
-            super().check_permissions(request)
 
     def handle_exception(self, exc: Exception) -> Response:
         if exceptions.is_lock_conflict(exc):

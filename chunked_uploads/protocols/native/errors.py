@@ -15,27 +15,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rest_framework import status
-from rest_framework.exceptions import APIException, ErrorDetail, NotFound, ParseError
+from rest_framework.exceptions import APIException, NotFound, ParseError
 
 from ... import exceptions as e
+from .. import edge_errors
 
 Extra = Callable[[Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
-class Answer:
-    """How the native protocol answers one domain error."""
+class Answer(edge_errors.Answer):
+    """How the native protocol answers one domain error: ``code``, ``detail``, status and the
+    extra keys of its body."""
 
-    code: str
-    detail: str | Callable[[Any], str]
-    status: int = status.HTTP_400_BAD_REQUEST
     extra: Extra = field(default=lambda exc: {})
 
-    def detail_for(self, exc: e.UploadError) -> str:
-        return self.detail if isinstance(self.detail, str) else self.detail(exc)
 
-
-ANSWERS: dict[type[e.UploadError], Answer] = {
+ANSWERS: dict[type[Exception], Answer] = {
+    # A part layout the store refuses (parallel mode), and tus concatenation's errors (the native
+    # protocol raises neither; a subclass of the view could): as the tus edge answers them.
+    **edge_errors.concatenation_answers(Answer),
     e.NoChunkSubmitted: Answer("no_chunk", "No chunk file was submitted"),
     e.InvalidContentRange: Answer("invalid_content_range", "Error in request headers"),
     e.RangeExceedsTotal: Answer(
@@ -88,15 +87,6 @@ ANSWERS: dict[type[e.UploadError], Answer] = {
         ),
         extra=lambda x: {"missing": [list(r) for r in x.missing]},
     ),
-    e.PartLayoutRefused: Answer("part_layout_refused", lambda x: x.reason),
-    # tus concatenation's errors (the native protocol raises neither; a subclass of the view
-    # could): as the tus edge answers them.
-    e.PartialUploadNotFound: Answer(
-        "partial_upload_not_found",
-        lambda x: f"No such partial upload: {x.reference}",
-        status.HTTP_404_NOT_FOUND,
-    ),
-    e.ConcatenationRefused: Answer("concatenation_refused", lambda x: x.reason),
     e.UserRequired: Answer(
         "user_required", "Upload requires user authentication but user cannot be determined"
     ),
@@ -175,18 +165,8 @@ ANSWERS: dict[type[e.UploadError], Answer] = {
 }
 
 
-class NativeError(APIException):
+class NativeError(edge_errors.CodedError):
     """A domain error as the native protocol answers it: ``{"detail", "code", **extra}``."""
-
-    def __init__(self, status_code: int, code: str, detail: str, extra: dict[str, Any]) -> None:
-        super().__init__(detail, code)
-        self.status_code = status_code
-        self.code = code
-        # Set the body directly: DRF would turn the integer extras into strings.
-        self.detail: Any = {"detail": ErrorDetail(detail, code), "code": code, **extra}
-
-    def __str__(self) -> str:
-        return str(self.detail["detail"])
 
 
 def to_api_exception(exc: e.UploadError) -> APIException:
@@ -201,8 +181,4 @@ def to_api_exception(exc: e.UploadError) -> APIException:
 
 def answer_for(cls: type[e.UploadError]) -> Answer:
     """The row of ``cls`` (or of its nearest listed base class)."""
-    for base in cls.__mro__:
-        answer = ANSWERS.get(base)
-        if answer is not None:
-            return answer
-    raise LookupError(f"the native protocol has no answer for {cls.__name__}")
+    return edge_errors.answer_for(ANSWERS, cls, "native protocol")

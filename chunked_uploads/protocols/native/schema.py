@@ -22,7 +22,7 @@ What the generated description guarantees (clients generated from it rely on it)
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
@@ -379,14 +379,26 @@ def checksum_query_parameter(checksum: str) -> OpenApiParameter:
     )
 
 
-class ChunkedUploadViewSetExtension(OpenApiViewExtension):  # type: ignore[no-untyped-call]
-    """Describe every ``ChunkedUploadViewSet`` (and subclass) with ``ChunkedUploadSchema``."""
+class UploadViewExtension(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+    """Describe every view of ``target_class`` (and subclass) with ``schema_class``; a subclass
+    that chose its own schema class keeps it. Each protocol's extension names both (this base
+    names no target: drf-spectacular never matches it)."""
 
-    target_class = "chunked_uploads.protocols.native.views.ChunkedUploadViewSet"
     match_subclasses = True
+    schema_class: ClassVar[type[AutoSchema]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)  # type: ignore[no-untyped-call]  # registers cls
 
     def view_replacement(self) -> type[Any]:
         view: type[Any] = self.target
         if isinstance(view.__dict__.get("schema"), AutoSchema):
             return view  # a subclass chose its own schema class: respect it
-        return type(view.__name__, (view,), {"schema": ChunkedUploadSchema()})
+        return type(view.__name__, (view,), {"schema": self.schema_class()})
+
+
+class ChunkedUploadViewSetExtension(UploadViewExtension):
+    """Describe every ``ChunkedUploadViewSet`` (and subclass) with ``ChunkedUploadSchema``."""
+
+    target_class = "chunked_uploads.protocols.native.views.ChunkedUploadViewSet"
+    schema_class = ChunkedUploadSchema

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiViewExtension
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 
 from ..edge_schema import EdgeActionSchema, header, response_header
-from ..native.schema import UploadErrorSerializer, upload_id_parameter
+from ..native.schema import UploadErrorSerializer, UploadViewExtension
 from .headers import OFFSET_STREAM, TUS_VERSION
 
 DEFAULT_PREFIX = "tus"
@@ -55,85 +53,6 @@ TOO_LARGE = {
     413: _error("Over `Tus-Max-Size`, or bytes past `Upload-Length`; nothing is kept."),
 }
 WRONG_TYPE = {415: _error(f"The body is not `{OFFSET_STREAM}`.")}
-
-
-class TusUploadSchema(EdgeActionSchema):
-    """``AutoSchema`` for the tus actions."""
-
-    default_prefix = DEFAULT_PREFIX
-    operation_names = OPERATION_NAMES
-    summaries = SUMMARIES
-
-    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
-        return "tus 1.0.0; see the tus page of the documentation." if self.action else ""
-
-    def get_override_parameters(self) -> list[Any]:
-        parameters = list(super().get_override_parameters())
-        parameters.append(
-            header("Tus-Resumable", "The tus version.", required=True, enum=[TUS_VERSION])
-        )
-        if self.action in ("retrieve", "partial_update", "destroy"):
-            parameters.append(upload_id_parameter("id"))
-        return parameters + ACTION_PARAMETERS.get(self.action, [])
-
-    def get_request_serializer(self) -> Any:
-        if self.action in ("create", "partial_update"):
-            return {OFFSET_STREAM: OpenApiTypes.BINARY}
-        return None
-
-    def get_response_serializers(self) -> Any:
-        per_action: dict[str, dict[int, Any]] = {
-            "create": {
-                201: OpenApiResponse(
-                    description="Created; `Location` is the upload's URL. A final upload "
-                    "(`Upload-Concat: final;...`) is complete at once."
-                ),
-                400: _error(
-                    "Missing, malformed or contradicting headers (`invalid_header`), or partial "
-                    "uploads a final upload cannot take (`concatenation_refused`: not partial, "
-                    "unfinished, expired, taken by another final upload); nothing was created."
-                ),
-                **COMMON,
-                404: _error(
-                    "`partial_upload_not_found`: a final upload names an unknown partial upload, "
-                    "or one the caller may not see."
-                ),
-                **TOO_LARGE,
-                **WRONG_TYPE,
-                460: _error("`checksum_mismatch`: the body's `Upload-Checksum` does not match."),
-            },
-            "retrieve": {
-                200: OpenApiResponse(description="The state is in the headers."),
-                **COMMON,
-                **NOT_FOUND,
-                **GONE,
-                **BUSY,
-            },
-            "partial_update": {
-                204: OpenApiResponse(description="Stored; `Upload-Offset` is the new offset."),
-                400: _error("Missing or malformed `Upload-Offset`, a bad `Upload-Checksum`."),
-                409: _error("`offset_mismatch`: `Upload-Offset` is not the upload's offset."),
-                **COMMON,
-                403: _error(
-                    "`final_upload`: a final upload takes no `PATCH`; or not allowed by the "
-                    "view's permissions, or an anonymous caller (`user_required`)."
-                ),
-                **NOT_FOUND,
-                **GONE,
-                **BUSY,
-                **TOO_LARGE,
-                **WRONG_TYPE,
-                460: _error("`checksum_mismatch`: the body was discarded, the offset unchanged."),
-            },
-            "destroy": {204: None, **COMMON, **NOT_FOUND, **BUSY},
-        }
-        return per_action.get(self.action, super().get_response_serializers())
-
-    def _get_request_body(self, direction: str = "request") -> Any:
-        body = super()._get_request_body(direction)  # type: ignore[no-untyped-call]
-        if body is not None and self.action == "create":
-            body["required"] = False  # creation-with-upload: the body is optional
-        return body
 
 
 CHECKSUM = header(
@@ -190,16 +109,77 @@ ACTION_PARAMETERS: dict[str, list[Any]] = {
 }
 
 
-class TusUploadViewSetExtension(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+class TusUploadSchema(EdgeActionSchema):
+    """``AutoSchema`` for the tus actions."""
+
+    default_prefix = DEFAULT_PREFIX
+    operation_names = OPERATION_NAMES
+    summaries = SUMMARIES
+    version_header = header("Tus-Resumable", "The tus version.", required=True, enum=[TUS_VERSION])
+    action_parameters = ACTION_PARAMETERS
+    optional_body_actions = ("create",)  # creation-with-upload: the body is optional
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
+        return "tus 1.0.0; see the tus page of the documentation." if self.action else ""
+
+    def get_request_serializer(self) -> Any:
+        if self.action in ("create", "partial_update"):
+            return {OFFSET_STREAM: OpenApiTypes.BINARY}
+        return None
+
+    def get_response_serializers(self) -> Any:
+        per_action: dict[str, dict[int, Any]] = {
+            "create": {
+                201: OpenApiResponse(
+                    description="Created; `Location` is the upload's URL. A final upload "
+                    "(`Upload-Concat: final;...`) is complete at once."
+                ),
+                400: _error(
+                    "Missing, malformed or contradicting headers (`invalid_header`), or partial "
+                    "uploads a final upload cannot take (`concatenation_refused`: not partial, "
+                    "unfinished, expired, taken by another final upload); nothing was created."
+                ),
+                **COMMON,
+                404: _error(
+                    "`partial_upload_not_found`: a final upload names an unknown partial upload, "
+                    "or one the caller may not see."
+                ),
+                **TOO_LARGE,
+                **WRONG_TYPE,
+                460: _error("`checksum_mismatch`: the body's `Upload-Checksum` does not match."),
+            },
+            "retrieve": {
+                200: OpenApiResponse(description="The state is in the headers."),
+                **COMMON,
+                **NOT_FOUND,
+                **GONE,
+                **BUSY,
+            },
+            "partial_update": {
+                204: OpenApiResponse(description="Stored; `Upload-Offset` is the new offset."),
+                400: _error("Missing or malformed `Upload-Offset`, a bad `Upload-Checksum`."),
+                409: _error("`offset_mismatch`: `Upload-Offset` is not the upload's offset."),
+                **COMMON,
+                403: _error(
+                    "`final_upload`: a final upload takes no `PATCH`; or not allowed by the "
+                    "view's permissions, or an anonymous caller (`user_required`)."
+                ),
+                **NOT_FOUND,
+                **GONE,
+                **BUSY,
+                **TOO_LARGE,
+                **WRONG_TYPE,
+                460: _error("`checksum_mismatch`: the body was discarded, the offset unchanged."),
+            },
+            "destroy": {204: None, **COMMON, **NOT_FOUND, **BUSY},
+        }
+        return per_action.get(self.action, super().get_response_serializers())
+
+
+class TusUploadViewSetExtension(UploadViewExtension):
     """Describe every ``TusUploadViewSet`` (and subclass) with ``TusUploadSchema``; it comes
     before the native extension, which matches it too (a subclass of ``ChunkedUploadViewSet``)."""
 
     target_class = "chunked_uploads.protocols.tus.views.TusUploadViewSet"
-    match_subclasses = True
+    schema_class = TusUploadSchema
     priority = 1
-
-    def view_replacement(self) -> type[Any]:
-        view: type[Any] = self.target
-        if isinstance(view.__dict__.get("schema"), AutoSchema):
-            return view
-        return type(view.__name__, (view,), {"schema": TusUploadSchema()})

@@ -25,14 +25,11 @@ from rest_framework.response import Response
 
 from ... import chunks, concatenation, exceptions, uploads
 from ...bodies import content_length
-from ...bodies.raw import RawBody
-from ...bodies.requests import body_stream
-from ...chunk_digests import DigestingStream
+from ...chunk_digests import BodyDigests
 from ...conf import conf
 from ...models import AbstractChunkedUpload, Concatenation, UploadStatus
 from ...ranges import ContentRange
-from ..native.parsers import UnreadBodyParser
-from ..native.views import ChunkedUploadViewSet
+from ..edge_views import HeaderProtocolViewSet
 from . import headers as tus
 from .errors import is_tus_error, to_api_exception
 from .routers import DETAIL_ACTIONS, LIST_ACTIONS
@@ -40,11 +37,9 @@ from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 METHOD_OVERRIDES = frozenset({"PATCH", "DELETE"})
 
 
-class TusUploadViewSet(ChunkedUploadViewSet):
+class TusUploadViewSet(HeaderProtocolViewSet):
     """tus 1.0.0 uploads (see the tus page of the docs)."""
 
-    parser_classes = (UnreadBodyParser,)
-    http_method_names = ["get", "head", "post", "patch", "delete", "options"]
     protocol = "tus"
     logger_name = "chunked_uploads.tus"
 
@@ -78,9 +73,8 @@ class TusUploadViewSet(ChunkedUploadViewSet):
                 "concatenation": Concatenation.NONE if concat is None else Concatenation.PARTIAL,
             },
         )
-        upload = self.receive(
-            request, target, byte_range, max_bytes, tus.metadata_filename(metadata)
-        )
+        file_name = tus.metadata_filename(metadata)
+        upload = self.receive(request, target, byte_range, max_bytes, file_name=file_name)
         upload = self.complete_if_done(upload, request)
         location = self.reverse_action("detail", args=[upload.pk])
         response_headers = {"Location": location, **tus.expires(upload)}
@@ -152,7 +146,7 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         length = self.body_length(request, required=True)
         byte_range = self.byte_range(offset, length, total, max_bytes)
         target = chunks.ExistingUpload(lambda: upload, self.user_field_name)
-        upload = self.receive(request, target, byte_range, max_bytes, None)
+        upload = self.receive(request, target, byte_range, max_bytes)
         upload = self.complete_if_done(upload, request)
         response_headers = {"Upload-Offset": str(upload.offset), **tus.expires(upload)}
         return Response(status=status.HTTP_204_NO_CONTENT, headers=response_headers)
@@ -170,30 +164,6 @@ class TusUploadViewSet(ChunkedUploadViewSet):
         )
 
     # -- plumbing ----------------------------------------------------------------------------
-
-    def receive(
-        self,
-        request: Request,
-        target: chunks.NewUpload | chunks.ExistingUpload,
-        byte_range: ContentRange,
-        max_bytes: int | None,
-        file_name: str | None,
-    ) -> AbstractChunkedUpload:
-        """Stream the body into the upload through the core, with check-points for a ``PATCH``."""
-        digests = tus.upload_checksum(request.META)
-        chunk = chunks.ChunkRequest(
-            target=target,
-            byte_range=byte_range,
-            digests=digests,
-            max_bytes=max_bytes,
-            checkpoint_bytes=conf.checkpoint_bytes,
-        )
-        django_request = request._request
-        stream = body_stream(django_request)
-        if digests is not None:
-            stream = DigestingStream(stream, digests)
-        body = RawBody(request.META, stream, byte_range.length, file_name)
-        return chunks.receive(chunk, body).upload
 
     def complete_if_done(
         self, upload: AbstractChunkedUpload, request: Request
@@ -242,22 +212,15 @@ class TusUploadViewSet(ChunkedUploadViewSet):
             raise tus.InvalidTusHeader("Content-Length", "is required")
         return length or 0
 
-    def media_type(self, request: Request) -> str:
-        return str(request.META.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
-
-    def get_parsers(self) -> list[Any]:
-        return [parser() for parser in self.parser_classes]
+    def body_digests(self, request: Request) -> BodyDigests | None:
+        """The digest the body must match: ``Upload-Checksum`` (tus ``checksum``), if sent."""
+        return tus.upload_checksum(request.META)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         """Refuse a request of another tus version before anything else (``OPTIONS`` aside)."""
         if request.method != "OPTIONS":
             tus.check_version(request.META)
         super().initial(request, *args, **kwargs)
-
-    def check_permissions(self, request: Request) -> None:
-        # ``OPTIONS`` only describes the server (tus discovery, like a CORS preflight): public.
-        if request.method != "OPTIONS":
-            super().check_permissions(request)
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Clients behind proxies that only pass GET and POST: tus's X-HTTP-Method-Override.
