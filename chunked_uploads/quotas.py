@@ -67,12 +67,13 @@ def check_growth(upload: AbstractChunkedUpload, user_field: str, new_end: int) -
 
 
 def declared_total(byte_range: ContentRange | None, body_length: int | None) -> int:
-    """The total a new upload declares: its range's total, else its body's length (a single
-    shot's), else 0 (a malformed range counts as nothing here: the protocol's checks refuse it
-    next)."""
-    if byte_range is not None and byte_range.total is not None:
-        return byte_range.total
-    # A tus upload whose length is deferred declares its first request's bytes so far.
+    """The total a new upload declares: its range's total, else where its range ends (a length
+    not known yet), else its body's length (a single shot's), else 0 (a malformed range counts as
+    nothing here: the protocol's checks refuse it next)."""
+    if byte_range is not None:
+        # An upload whose length is not known yet (tus deferred, IETF without Upload-Length)
+        # declares the bytes its first request carries, as ``check_growth()`` counts an append's.
+        return byte_range.total if byte_range.total is not None else byte_range.end + 1
     return body_length or 0
 
 

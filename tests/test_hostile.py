@@ -1,7 +1,8 @@
 """Hostile and broken clients (issue 13), against the example project under a real gunicorn.
 
 Every test runs twice: two sync workers, and one threaded worker (``--threads 4``, the setup
-docs/deployment.md recommends without a buffering proxy). Each test takes a fresh user, so the
+docs/deployment.md recommends without a buffering proxy); the server and its fixtures are
+``hostile_server.py``'s, shared with the tus and IETF suites. Each test takes a fresh user, so the
 per-user limits the server is started with (3 unfinished uploads, 64 MiB declared) bound only the
 quota tests. Attacks: other users' ids on every verb, path tricks in names and ids, malformed
 ``Content-Range`` values, broken multipart bodies, giant headers, a disconnect mid-chunk, a socket
@@ -16,82 +17,30 @@ import contextlib
 import hashlib
 import json
 import os
-import re
-import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .servers import LiveServer, live_server
+from .hostile_server import (  # noqa: F401 (fixtures)
+    CHUNK,
+    LEASE,
+    MAX_UNFINISHED,
+    MAX_UNFINISHED_BYTES,
+    Server,
+    connect,
+    read_answer,
+    request_head,
+    server,
+    session,
+    socket_reads_server,
+    user,
+    worker_cpu_seconds,
+)
 
 LIST = "/api/uploads/"
-LEASE = 3.0  # seconds; a body read then times out after twice that
-MAX_UNFINISHED = 3
-MAX_UNFINISHED_BYTES = 64 * 1024**2
-CHUNK = 1024 * 1024
-USERS = 200
-
-WORKERS = {
-    "sync": {"workers": 2, "worker_class": "sync"},
-    "threaded": {"workers": 1, "worker_class": "gthread", "threads": 4},
-}
-
-
-class Server:
-    """The live server and a pool of users (one per test: their quotas do not mix)."""
-
-    def __init__(self, live: LiveServer, tokens: list[str]) -> None:
-        self.live = live
-        self.url = live.url
-        self.tokens = tokens
-
-    def new_user(self) -> dict[str, str]:
-        return {"Authorization": f"Token {self.tokens.pop()}"}
-
-
-def _create_users(live: LiveServer) -> list[str]:
-    code = (
-        "from django.contrib.auth import get_user_model\n"
-        "from rest_framework.authtoken.models import Token\n"
-        "User = get_user_model()\n"
-        f"User.objects.bulk_create(User(username=f'mallory{{i}}') for i in range({USERS}))\n"
-        "users = User.objects.filter(username__startswith='mallory')\n"
-        "tokens = Token.objects.bulk_create(Token(user=u, key=Token.generate_key()) for u in users)\n"
-        "print(*(token.key for token in tokens))\n"
-    )
-    return live.manage("shell", "-c", code).split()
-
-
-def _server(workers: str, **extra: Any) -> Iterator[Server]:
-    settings = {
-        "DRF_CHUNKED_UPLOAD_LEASE_SECONDS": LEASE,
-        "DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_UPLOADS": MAX_UNFINISHED,
-        "DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES": MAX_UNFINISHED_BYTES,
-        **extra,
-    }
-    with live_server(settings=settings, **WORKERS[workers]) as live:
-        yield Server(live, _create_users(live))
-
-
-@pytest.fixture(scope="module", params=sorted(WORKERS))
-def server(request: Any) -> Iterator[Server]:
-    """Bodies read through ``wsgi.input``, the default."""
-    yield from _server(request.param)
-
-
-@pytest.fixture(scope="module", params=sorted(WORKERS))
-def socket_reads_server(request: Any) -> Iterator[Server]:
-    """The optional gunicorn integration on: bodies read from the socket, with a read timeout."""
-    yield from _server(request.param, DRF_CHUNKED_UPLOAD_SOCKET_READS=True)
-
-
-@pytest.fixture
-def user(server: Server) -> dict[str, str]:
-    return server.new_user()
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -134,43 +83,6 @@ def assert_json_4xx(response: httpx.Response, *codes: str) -> dict[str, Any]:
     if codes:
         assert body["code"] in codes, body
     return body
-
-
-def connect(server: Server) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.live.port), timeout=30)
-
-
-def request_head(method: str, path: str, headers: dict[str, str], length: int) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {length}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def read_answer(client: socket.socket) -> tuple[int, dict[str, Any] | None]:
-    """The status and JSON body of one answer (read until the body's length or the close)."""
-    data = b""
-    while b"\r\n\r\n" not in data and (block := client.recv(65536)):
-        data += block
-    head, _, body = data.partition(b"\r\n\r\n")
-    match = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-    length = int(match.group(1)) if match else None
-    while (length is None or len(body) < length) and (block := client.recv(65536)):
-        body += block
-    status = int(head.split()[1])
-    try:
-        return status, json.loads(body)
-    except ValueError:
-        return status, None
-
-
-def worker_cpu_seconds(live: LiveServer) -> float:
-    """User plus system CPU time of every worker, from ``/proc``."""
-    ticks = 0
-    for pid in live.worker_pids():
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- other users' uploads ----------------------------------------------------------------------
@@ -518,22 +430,6 @@ def test_list_is_paginated(server: Server, user: Any) -> None:
 
 
 # -- what issue 14's restructuring fixes -------------------------------------------------------
-
-
-def session(server: Server) -> tuple[httpx.Client, str]:
-    """A client logged in through DRF's login view, and its CSRF token."""
-    client = httpx.Client(base_url=server.url, timeout=30)
-    form = client.get("/api-auth/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-    assert token is not None
-    login = client.post(
-        "/api-auth/login/",
-        data={"username": "demo", "password": "demo", "csrfmiddlewaretoken": token.group(1)},
-        headers={"Referer": server.url + "/api-auth/login/"},
-    )
-    assert login.status_code in (200, 302), login.text[:300]
-    assert "sessionid" in client.cookies
-    return client, client.cookies["csrftoken"]
 
 
 def test_session_single_shot_with_csrf_is_accepted(server: Server) -> None:

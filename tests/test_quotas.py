@@ -91,6 +91,8 @@ def test_bytes_quota_bounds_a_single_shot_by_its_length(api: Any) -> None:
     [
         (ContentRange(0, 9, 500), None, 500),
         (ContentRange(0, 9, 500), 7, 500),
+        (ContentRange(0, 9, None), None, 10),  # a length not known yet: the first request's
+        (ContentRange(0, -1, None), None, 0),  # ... which may be empty
         (None, 7, 7),  # a single shot: its Content-Length
         (None, None, 0),  # a malformed range: refused by the protocol's checks next
     ],
