@@ -336,6 +336,17 @@ def test_max_chunk_bytes_is_the_native_protocols_limit(api: APIClient) -> None:
     assert upload_of(url).status == "complete"
 
 
+def test_metadata_is_bounded(api: APIClient) -> None:
+    pairs = ",".join(f"k{n} {b64(b'v' * 40)}" for n in range(200))  # about 11,000 characters
+    response = create(api, 3, HTTP_UPLOAD_METADATA=pairs)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_header"
+    assert "8192" in response.json()["detail"]
+    assert not ChunkedUpload.objects.exists()
+    fits = ",".join(f"k{n} {b64(b'v' * 40)}" for n in range(120))  # about 7,300
+    assert create(api, 3, HTTP_UPLOAD_METADATA=fits).status_code == 201
+
+
 def test_the_openapi_schema_documents_the_tus_endpoints() -> None:
     import yaml
 

@@ -127,11 +127,18 @@ def upload_concat(meta: Mapping[str, Any], max_partials: int) -> UploadConcat | 
     return UploadConcat(final=True, urls=urls)
 
 
+# The metadata is stored with the upload and echoed by every ``HEAD``: bounded here, not only by
+# the server in front (gunicorn's default header field limit is 8,190 bytes; others allow more).
+MAX_METADATA_CHARS = 8192
+
+
 def parse_metadata(value: str | None) -> dict[str, bytes]:
     """``Upload-Metadata``: comma-separated ``key`` or ``key base64value`` pairs, keys unique."""
     pairs: dict[str, bytes] = {}
     if value is None or not value.strip():
         return pairs
+    if len(value) > MAX_METADATA_CHARS:
+        raise InvalidTusHeader("Upload-Metadata", f"is over {MAX_METADATA_CHARS} characters")
     for item in value.split(","):
         key, _, encoded = item.strip().partition(" ")
         if not _METADATA_KEY.fullmatch(key) or key in pairs or " " in encoded.strip():
