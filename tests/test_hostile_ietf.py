@@ -30,6 +30,7 @@ from .hostile_server import (  # noqa: F401 (fixtures)
     CHECKPOINT,
     CHUNK,
     CORS_ORIGIN,
+    LEASE,
     MAX_UNFINISHED,
     MAX_UNFINISHED_BYTES,
     Answer,
@@ -39,6 +40,7 @@ from .hostile_server import (  # noqa: F401 (fixtures)
     request_head,
     server,
     session,
+    socket_reads_server,
     user,
 )
 
@@ -541,6 +543,37 @@ def test_a_new_patch_ends_a_stalled_one(server: Server, user: dict[str, str]) ->
     expected = stale[:offset] + source[offset:]
     assert server.live.stored_bytes(upload_id(path)) == expected
     assert head(server, user, path).headers["Repr-Digest"] == md5_repr(expected)
+
+
+def test_a_stalled_patch_ends_with_408_under_socket_reads(socket_reads_server: Server) -> None:
+    """With the optional socket reads, an append that sends 1.5 MiB of 2 and goes silent ends
+    with a ``408`` problem after twice the lease; what it acknowledged stays, and the upload
+    completes from there with the whole file's digest."""
+    server = socket_reads_server
+    user = server.new_user()
+    source = os.urandom(2 * CHUNK)
+    path = create(server, user, b"", len(source))
+    headers = {
+        **user,
+        **V8,
+        "Content-Type": PARTIAL,
+        "Upload-Offset": "0",
+        "Upload-Complete": "?1",
+    }
+    stalled = connect(server)
+    stalled.sendall(request_head("PATCH", path, headers, len(source)) + source[: 3 * CHUNK // 2])
+    began = time.monotonic()
+    answer = read_response(stalled)  # blocks until the server gives up on the body
+    waited = time.monotonic() - began
+    stalled.close()
+    assert answer.status == 408
+    assert_problem(answer, "body_read_timeout")
+    assert 2 * LEASE - 0.5 < waited < 2 * LEASE + 10
+    offset, stored = state(server, user, path)  # a check-point, or all that was read
+    assert CHECKPOINT <= offset <= 3 * CHUNK // 2 and stored == source[:offset]
+    done = patch(server, user, path, source[offset:], offset, complete=True)
+    assert done.status_code == 200, done.text
+    assert done.headers["Repr-Digest"] == md5_repr(source)
 
 
 # -- per-user limits ------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from .hostile_server import (  # noqa: F401 (fixtures)
     request_head,
     server,
     session,
+    socket_reads_server,
     user,
 )
 
@@ -604,6 +605,30 @@ def test_a_stalled_patch_gives_way_after_the_lease(server: Server, user: dict[st
     expected = stale[:offset] + source[offset:]
     assert server.live.stored_bytes(upload_id(path)) == expected
     assert head(server, user, path).headers["Repr-Digest"] == md5_repr(expected)
+
+
+def test_a_stalled_patch_ends_with_408_under_socket_reads(socket_reads_server: Server) -> None:
+    """With the optional socket reads (only they can set a read timeout), a ``PATCH`` that sends
+    1.5 MiB of 2 and goes silent ends with ``408`` in tus's format after twice the lease; what it
+    acknowledged stays, and the upload completes from there with the whole file's digest."""
+    server = socket_reads_server
+    user = server.new_user()
+    source = os.urandom(2 * CHUNK)
+    path = create(server, user, len(source))
+    headers = {**user, **TUS, "Content-Type": OCTETS, "Upload-Offset": "0"}
+    stalled = connect(server)
+    stalled.sendall(request_head("PATCH", path, headers, len(source)) + source[: 3 * CHUNK // 2])
+    began = time.monotonic()
+    answer = read_response(stalled)  # blocks until the server gives up on the body
+    waited = time.monotonic() - began
+    stalled.close()
+    assert answer.status == 408
+    assert_tus_4xx(answer, "body_read_timeout")
+    assert 2 * LEASE - 0.5 < waited < 2 * LEASE + 10
+    offset, stored = state(server, user, path)  # a check-point, or all that was read
+    assert CHECKPOINT <= offset <= 3 * CHUNK // 2 and stored == source[:offset]
+    assert patch(server, user, path, source[offset:], offset).status_code == 204
+    assert head(server, user, path).headers["Repr-Digest"] == md5_repr(source)
 
 
 # -- per-user limits ------------------------------------------------------------------------------
