@@ -84,6 +84,12 @@ def is_complete(interop: InteropVersion, response: Any) -> bool:
     return (value == "?1") != interop.incomplete_header
 
 
+def append_status(interop: InteropVersion) -> int:
+    """An append's success: drafts -01, -03 and -05 (interop 3, 5, 6) answer ``201 (Created)``,
+    a MUST when it leaves the upload incomplete; draft -11 (interop 8) any 2xx, here 204."""
+    return 204 if interop.number == 8 else 201
+
+
 def problem(response: Any, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
@@ -121,7 +127,7 @@ def test_creation_head_append_and_completion(api: APIClient, interop: InteropVer
         assert "Upload-Length" not in state  # not known yet
 
         more = append(api, interop, url, b"big ", 6, complete=False)
-        assert more.status_code == 204, more.content
+        assert more.status_code == append_status(interop), more.content
         assert more["Upload-Offset"] == "10" and not is_complete(interop, more)
         assert events == []
 
@@ -211,12 +217,26 @@ def test_creation_length_and_body_disagree(api: APIClient) -> None:
     assert not ChunkedUpload.objects.exists()
 
 
-def test_append_to_a_completed_upload_is_400_completed_upload(
-    api: APIClient, interop: InteropVersion
-) -> None:
+@pytest.mark.parametrize("number", [3, 5, 6])
+def test_append_to_a_completed_upload_is_400_completed_upload(api: APIClient, number: int) -> None:
+    """Drafts -04/-05 (interop 6): 400 with ``completed-upload``; earlier drafts say nothing."""
+    interop = VERSIONS[number]
     url = create(api, interop, b"abc", complete=True)["Location"]
     body = problem(append(api, interop, url, b"d", 3, complete=True), 400, "upload_complete")
     assert body["type"] == IANA + "completed-upload"
+
+
+def test_interop_8_append_to_a_completed_upload(api: APIClient) -> None:
+    """Draft -11, section "Upload Append" (server behavior): with content it is an inconsistent
+    length; without, ``410 (Gone)`` with ``completed-upload``."""
+    v8 = VERSIONS[8]
+    url = create(api, v8, b"abc", complete=True)["Location"]
+    body = problem(append(api, v8, url, b"d", 3, complete=True), 400, "inconsistent_length")
+    assert body["type"] == IANA + "inconsistent-upload-length"
+    for offset, complete in ((3, False), (2, True)):
+        body = problem(append(api, v8, url, b"", offset, complete), 410, "upload_complete")
+        assert body["type"] == IANA + "completed-upload"
+    assert stored_bytes(upload_of(url)) == b"abc"
 
 
 def test_append_needs_partial_upload_from_interop_6(
@@ -228,7 +248,7 @@ def test_append_needs_partial_upload_from_interop_6(
     if interop.partial_upload_type:
         problem(response, 415, "unsupported_media_type")
     else:
-        assert response.status_code == 204
+        assert response.status_code == 201
 
 
 @pytest.mark.parametrize("sent", [None, "2", "4", "7", "9", "8.0", "?1", "x" * 100])
@@ -250,12 +270,87 @@ def test_interop_3_spells_it_upload_incomplete(api: APIClient) -> None:
     assert response.status_code == 201
     url = response["Location"]
     assert response["Upload-Incomplete"] == "?1" and "Upload-Complete" not in response
-    missing = api.generic(
+    # Draft -01: an append without Upload-Incomplete is the last one (its example's PATCH).
+    last = api.generic(
         "PATCH", url, b"d", content_type=PARTIAL, HTTP_UPLOAD_OFFSET="3",
-        HTTP_UPLOAD_COMPLETE="?1", **version(v3),
+        HTTP_UPLOAD_COMPLETE="?0", **version(v3),
     )  # fmt: skip
-    body = problem(missing, 400, "invalid_header")
-    assert "Upload-Incomplete" in body["detail"]
+    assert last.status_code == 200, last.content
+    assert last["Upload-Incomplete"] == "?0" and last["Upload-Offset"] == "4"
+    assert upload_of(url).status == UploadStatus.COMPLETE
+
+
+@pytest.mark.parametrize("number", [5, 6])
+def test_interop_5_and_6_appends_without_upload_complete_are_not_the_last(
+    api: APIClient, number: int
+) -> None:
+    """Drafts -03 and -05: only ``Upload-Complete: ?1`` completes, and their example append
+    sends no ``Upload-Complete``; it is answered 201 with the new offset."""
+    interop = VERSIONS[number]
+    url = create(api, interop, b"abc", complete=False)["Location"]
+    extra = {**version(interop), "HTTP_UPLOAD_OFFSET": "3"}
+    response = api.generic("PATCH", url, b"de", content_type=PARTIAL, **extra)
+    assert response.status_code == 201, response.content
+    assert response["Upload-Offset"] == "5" and response["Upload-Complete"] == "?0"
+    assert upload_of(url).status != UploadStatus.COMPLETE
+
+
+def test_interop_8_appends_need_upload_complete(api: APIClient) -> None:
+    """Draft -11: "The request MUST include the Upload-Complete header field"."""
+    v8 = VERSIONS[8]
+    url = create(api, v8, b"abc", complete=False)["Location"]
+    extra = {**version(v8), "HTTP_UPLOAD_OFFSET": "3"}
+    response = api.generic("PATCH", url, b"de", content_type=PARTIAL, **extra)
+    body = problem(response, 400, "invalid_header")
+    assert "Upload-Complete" in body["detail"]
+    assert upload_of(url).offset == 3
+
+
+@pytest.mark.parametrize(
+    ("number", "method", "name"),
+    [
+        (3, "HEAD", "Upload-Offset"),
+        (3, "HEAD", "Upload-Incomplete"),
+        (3, "DELETE", "Upload-Offset"),
+        (3, "DELETE", "Upload-Incomplete"),
+        (5, "HEAD", "Upload-Complete"),
+        (5, "DELETE", "Upload-Offset"),
+        (6, "HEAD", "Upload-Length"),
+        (6, "DELETE", "Upload-Complete"),
+    ],
+)
+def test_head_and_delete_with_state_headers_are_400_before_interop_8(
+    api: APIClient, number: int, method: str, name: str
+) -> None:
+    """Drafts -01, -03 and -05: the server MUST reject a ``HEAD`` or ``DELETE`` carrying them."""
+    interop = VERSIONS[number]
+    url = create(api, interop, b"abc", complete=False)["Location"]
+    meta = "HTTP_" + name.upper().replace("-", "_")
+    response = api.generic(method, url, **version(interop), **{meta: "?0"})
+    problem(response, 400, "invalid_header")
+    assert upload_of(url).offset == 3
+
+
+def test_interop_6_deletes_with_upload_length_and_8_ignores_them_all(api: APIClient) -> None:
+    """Draft -05 forbids ``Upload-Length`` on ``HEAD`` only; draft -11 forbids nothing."""
+    v6, v8 = VERSIONS[6], VERSIONS[8]
+    url = create(api, v6, b"abc", complete=False)["Location"]
+    assert api.delete(url, **version(v6), HTTP_UPLOAD_LENGTH="3").status_code == 204
+    url = create(api, v8, b"abc", complete=False)["Location"]
+    state = {"HTTP_UPLOAD_OFFSET": "3", "HTTP_UPLOAD_COMPLETE": "?0", "HTTP_UPLOAD_LENGTH": "3"}
+    assert api.head(url, **version(v8), **state).status_code == 204
+    assert api.delete(url, **version(v8), **state).status_code == 204
+
+
+def test_interop_6_spells_the_lifetime_expires(api: APIClient) -> None:
+    """Drafts -04 and -05 name the ``Upload-Limit`` key ``expires``; -06 on, ``max-age``."""
+    v6 = VERSIONS[6]
+    created = create(api, v6, b"abc", complete=False)
+    limit = created["Upload-Limit"]
+    assert "expires=" in limit and "max-age" not in limit
+    assert "expires=" in head(api, v6, created["Location"])["Upload-Limit"]
+    assert "expires=86400" in APIClient().options(URL, **version(v6))["Upload-Limit"]
+    assert "max-age=" in head(api, VERSIONS[8], created["Location"])["Upload-Limit"]
 
 
 @pytest.mark.parametrize(
@@ -275,11 +370,37 @@ def test_interop_3_spells_it_upload_incomplete(api: APIClient) -> None:
     ],
 )
 def test_bad_structured_fields_get_400(api: APIClient, name: str, value: str) -> None:
-    v8 = VERSIONS[8]
-    extra = {**version(v8), "HTTP_UPLOAD_COMPLETE": "?0", name: value}
+    """Until draft -05 (interop 6) a malformed upload header is refused."""
+    v6 = VERSIONS[6]
+    extra = {**version(v6), "HTTP_UPLOAD_COMPLETE": "?0", name: value}
     response = api.generic("POST", URL, b"abc", content_type="application/octet-stream", **extra)
     problem(response, 400, "invalid_header")
     assert not ChunkedUpload.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HTTP_UPLOAD_LENGTH", "-1"),
+        ("HTTP_UPLOAD_LENGTH", "1.5"),
+        ("HTTP_UPLOAD_LENGTH", "9999999999999999"),
+        ("HTTP_UPLOAD_LENGTH", '"3"'),
+        ("HTTP_UPLOAD_LENGTH", "3" + " " * 200),
+        ("HTTP_UPLOAD_OFFSET", "abc"),
+        ("HTTP_UPLOAD_OFFSET", "?0"),
+    ],
+)
+def test_interop_8_ignores_malformed_fields(api: APIClient, name: str, value: str) -> None:
+    """Draft -11, section 4.1: a value not of the field's type "MUST cause the entire header
+    field to be ignored" (so a malformed ``Upload-Complete`` counts as missing: 400)."""
+    v8 = VERSIONS[8]
+    extra = {**version(v8), "HTTP_UPLOAD_COMPLETE": "?0", name: value}
+    response = api.generic("POST", URL, b"abc", content_type="application/octet-stream", **extra)
+    assert response.status_code == 201, response.content
+    assert "Upload-Length" not in response and upload_of(response["Location"]).size is None
+    extra = {**version(v8), "HTTP_UPLOAD_COMPLETE": "true"}
+    response = api.generic("POST", URL, b"abc", content_type="application/octet-stream", **extra)
+    assert "Upload-Complete" in problem(response, 400, "invalid_header")["detail"]
 
 
 @pytest.mark.parametrize("offset", ["-1", "999999999999999", "1;a=2"])
@@ -324,6 +445,8 @@ def test_options_tells_the_limits() -> None:
     assert response.status_code == 204
     assert response["Accept-Patch"] == PARTIAL
     assert response["Upload-Limit"] == "max-size=1000, max-age=86400"
+    v6 = APIClient().options(URL, HTTP_UPLOAD_DRAFT_INTEROP_VERSION="6")
+    assert v6["Upload-Limit"] == "max-size=1000, expires=86400"
 
 
 @override_settings(DRF_CHUNKED_UPLOAD_MAX_BYTES=10)
@@ -402,7 +525,8 @@ def test_reaching_the_declared_length_completes(api: APIClient, interop: Interop
     again = append(api, interop, url, b"", 6, complete=True)
     assert again.status_code == 200 and is_complete(interop, again)
     assert again.json()["id"] == str(upload_of(url).pk)
-    problem(append(api, interop, url, b"", 5, complete=True), 400, "upload_complete")
+    refused = append(api, interop, url, b"", 5, complete=True)
+    problem(refused, 410 if interop.number == 8 else 400, "upload_complete")
 
 
 def test_a_request_holding_the_upload_does_not_block_the_next(api: APIClient) -> None:

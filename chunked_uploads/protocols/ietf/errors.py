@@ -3,7 +3,8 @@
 One table, as the other edges' ``errors.py``: the rows it gives as the tus edge does
 (``protocols/edge_errors.py``), then its own. Where the draft defines a problem type it is used
 with its status and members (``mismatching-upload-offset`` 409 with ``expected-offset`` and
-``provided-offset``; ``completed-upload`` 400; ``inconsistent-upload-length`` 400); every other
+``provided-offset``; ``completed-upload`` 400, or 410 from interop 8;
+``inconsistent-upload-length`` 400); every other
 error is a problem of this app's own type (``code`` names it, as in the native protocol's errors),
 with the status a resumable client acts on sensibly: 409, 423 and 5xx are retried after a ``HEAD``,
 other 4xx end the upload.
@@ -34,6 +35,11 @@ MISMATCHING_OFFSET = IANA + "mismatching-upload-offset"
 COMPLETED_UPLOAD = IANA + "completed-upload"
 INCONSISTENT_LENGTH = IANA + "inconsistent-upload-length"
 PROBLEM_JSON = "application/problem+json"
+
+
+class CompletedUploadGone(Exception):
+    """An append without content to a completed upload, from draft -10 on (interop 8): ``410``
+    with ``completed-upload`` (section "Upload Append", server behavior)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,12 @@ ANSWERS: dict[type[Exception], Answer] = {
     ),
     e.UploadAlreadyComplete: Answer(
         "upload_complete", "The upload is complete", type=COMPLETED_UPLOAD
+    ),
+    CompletedUploadGone: Answer(
+        "upload_complete",
+        "The upload is complete",
+        status.HTTP_410_GONE,
+        COMPLETED_UPLOAD,
     ),
     e.RangeExceedsTotal: Answer(
         "inconsistent_length",
@@ -131,7 +143,13 @@ class Problem(APIException):
 def is_edge_error(exc: Exception) -> bool:
     return isinstance(
         exc,
-        (e.UploadError, InvalidUploadHeader, UnsupportedContentType, UnsupportedInteropVersion),
+        (
+            e.UploadError,
+            InvalidUploadHeader,
+            UnsupportedContentType,
+            UnsupportedInteropVersion,
+            CompletedUploadGone,
+        ),
     )
 
 

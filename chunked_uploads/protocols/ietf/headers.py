@@ -30,7 +30,8 @@ MAX_HEADER_CHARS = 64
 
 @dataclass(frozen=True)
 class InteropVersion:
-    """What one interop version of the draft spells differently."""
+    """What one interop version of the draft spells or answers differently, as read from the
+    draft revision that names it (``draft``; the table in the IETF page of the docs)."""
 
     number: int
     draft: str
@@ -40,6 +41,23 @@ class InteropVersion:
     partial_upload_type: bool = True
     # ``Upload-Length`` and ``Upload-Limit`` exist (interop 6 on).
     lengths_and_limits: bool = True
+    # An append without the completeness header: -01 counts it as the last one, -03 and -05 as
+    # not the last (their examples send none); from -06 on it is required (``None``).
+    append_complete_default: bool | None = None
+    # An append that does not complete the upload: drafts -01 to -05 say it MUST be answered
+    # ``201 (Created)``; from -06 on any 2xx (``204`` in the draft's example).
+    stored_status: int = 204
+    # Drafts -01 to -05: ``HEAD`` and ``DELETE`` carrying the upload's state headers get ``400``.
+    refuses_state_headers: bool = False
+    # The ``Upload-Limit`` key for the upload's remaining lifetime: ``expires`` in -04 and -05,
+    # ``max-age`` from -06 on.
+    expiry_key: str = "max-age"
+    # From -09 on, an upload header whose value is not of its type "MUST cause the entire header
+    # field to be ignored" (section 4.1); before, such a request is refused.
+    ignores_malformed: bool = False
+    # From -10 on, an append to a completed upload is an inconsistent length when it has content,
+    # else 410 (Gone) with ``completed-upload`` (section 4.4.2); before, 400 ``completed-upload``.
+    completed_append_gone: bool = False
 
     @property
     def complete_header(self) -> str:
@@ -48,13 +66,31 @@ class InteropVersion:
     def complete_value(self, complete: bool) -> str:
         return sf.serialize_bare_item(complete != self.incomplete_header)
 
+    def state_headers(self, method: str) -> tuple[str, ...]:
+        """The request headers a ``HEAD`` or ``DELETE`` must not carry (drafts -01 to -05)."""
+        if not self.refuses_state_headers:
+            return ()
+        names: tuple[str, ...] = ("Upload-Offset", self.complete_header)
+        if method == "HEAD" and self.lengths_and_limits:  # -05 adds Upload-Length, on HEAD only
+            names += ("Upload-Length",)
+        return names
+
 
 VERSIONS = {
-    3: InteropVersion(3, "-01", True, False, False),
-    5: InteropVersion(5, "-03", False, False, False),
-    6: InteropVersion(6, "-05"),
-    8: InteropVersion(8, "-11"),
-}
+    3: InteropVersion(
+        3, "-01", incomplete_header=True, partial_upload_type=False, lengths_and_limits=False,
+        append_complete_default=True, stored_status=201, refuses_state_headers=True,
+    ),
+    5: InteropVersion(
+        5, "-03", partial_upload_type=False, lengths_and_limits=False,
+        append_complete_default=False, stored_status=201, refuses_state_headers=True,
+    ),
+    6: InteropVersion(
+        6, "-05", append_complete_default=False, stored_status=201,
+        refuses_state_headers=True, expiry_key="expires",
+    ),
+    8: InteropVersion(8, "-11", ignores_malformed=True, completed_append_gone=True),
+}  # fmt: skip
 LATEST = VERSIONS[8]
 
 
@@ -95,6 +131,23 @@ def _item(meta: Mapping[str, Any], name: str) -> sf.BareItem | None:
         raise InvalidUploadHeader(name, f"is not a structured field: {exc.reason}") from None
 
 
+def _typed(
+    meta: Mapping[str, Any], name: str, interop: InteropVersion, expected: type, reason: str
+) -> Any:
+    """The header's value if it is of the ``expected`` type (a non-negative one for ``int``);
+    otherwise refused, or ignored as if absent where the draft says so (``ignores_malformed``)."""
+    try:
+        value = _item(meta, name)
+        negative = type(value) is int and value < 0
+        if value is not None and (type(value) is not expected or negative):
+            raise InvalidUploadHeader(name, reason)
+    except InvalidUploadHeader:
+        if interop.ignores_malformed:
+            return None
+        raise
+    return value
+
+
 def version(meta: Mapping[str, Any]) -> InteropVersion:
     """The client's interop version; refused when missing or unknown."""
     sent = header(meta, VERSION_HEADER)
@@ -108,50 +161,58 @@ def version(meta: Mapping[str, Any]) -> InteropVersion:
     return found
 
 
-def integer(meta: Mapping[str, Any], name: str) -> int | None:
+def integer(meta: Mapping[str, Any], name: str, interop: InteropVersion) -> int | None:
     """A non-negative ``sf-integer`` header; ``None`` if absent."""
-    value = _item(meta, name)
-    if value is None:
-        return None
-    if type(value) is not int or value < 0:
-        raise InvalidUploadHeader(name, "must be a non-negative integer")
+    value: int | None = _typed(meta, name, interop, int, "must be a non-negative integer")
     return value
 
 
-def boolean(meta: Mapping[str, Any], name: str) -> bool | None:
-    value = _item(meta, name)
-    if value is not None and type(value) is not bool:
-        raise InvalidUploadHeader(name, "must be ?0 or ?1")
+def boolean(meta: Mapping[str, Any], name: str, interop: InteropVersion) -> bool | None:
+    value: bool | None = _typed(meta, name, interop, bool, "must be ?0 or ?1")
     return value
 
 
-def complete(meta: Mapping[str, Any], interop: InteropVersion) -> bool:
-    """Whether the request carries the upload's last byte (``Upload-Complete``, required)."""
+def complete(meta: Mapping[str, Any], interop: InteropVersion, default: bool | None = None) -> bool:
+    """Whether the request carries the upload's last byte (``Upload-Complete``); required
+    unless a ``default`` says what its absence means."""
     name = interop.complete_header
-    value = boolean(meta, name)
+    value = boolean(meta, name, interop)
     if value is None:
-        raise InvalidUploadHeader(name, "is required")
+        if default is not None:
+            return default
+        raise InvalidUploadHeader(name, "is required (?0 or ?1)")
     return value != interop.incomplete_header
 
 
-def offset(meta: Mapping[str, Any]) -> int:
-    value = integer(meta, "Upload-Offset")
+def offset(meta: Mapping[str, Any], interop: InteropVersion) -> int:
+    value = integer(meta, "Upload-Offset", interop)
     if value is None:
-        raise InvalidUploadHeader("Upload-Offset", "is required")
+        raise InvalidUploadHeader("Upload-Offset", "is required (a non-negative integer)")
     return value
 
 
-def limits(max_bytes: int | None, upload: AbstractChunkedUpload | None = None) -> str:
-    """``Upload-Limit``: ``max-size`` (the view's limit) and ``max-age`` (seconds the upload, or
-    a new one, has before it expires)."""
+def refuse_state_headers(meta: Mapping[str, Any], interop: InteropVersion, method: str) -> None:
+    """Drafts -01 to -05: a ``HEAD`` or ``DELETE`` with the upload's state headers is a ``400``."""
+    for name in interop.state_headers(method):
+        if header(meta, name) is not None:
+            raise InvalidUploadHeader(name, f"is not allowed on {method}")
+
+
+def limits(
+    max_bytes: int | None,
+    interop: InteropVersion,
+    upload: AbstractChunkedUpload | None = None,
+) -> str:
+    """``Upload-Limit``: ``max-size`` (the view's limit) and ``max-age`` (``expires`` in interop
+    6: seconds the upload, or a new one, has before it expires)."""
     members: dict[str, sf.BareItem] = {}
     if max_bytes is not None and max_bytes <= sf.MAX_INTEGER:  # else no sf-integer: no limit
         members["max-size"] = max_bytes
     if upload is None:
-        members["max-age"] = int(conf.expiration_delta.total_seconds())
+        members[interop.expiry_key] = int(conf.expiration_delta.total_seconds())
     elif upload.status == UploadStatus.UPLOADING:
         left = (upload.expires_at - timezone.now()).total_seconds()
-        members["max-age"] = max(0, int(left))
+        members[interop.expiry_key] = max(0, int(left))
     return sf.serialize_dictionary(members)
 
 
@@ -167,7 +228,7 @@ def upload_state(
     if interop.lengths_and_limits:
         if upload.size is not None:
             headers["Upload-Length"] = str(upload.size)
-        limit = limits(max_bytes, upload)
+        limit = limits(max_bytes, interop, upload)
         if limit:
             headers["Upload-Limit"] = limit
     digest = repr_digest(upload)

@@ -87,7 +87,10 @@ STATE_HEADERS = [
     ("Upload-Offset", "Bytes stored: the next append starts there."),
     ("Upload-Complete", "`?1` once the upload is complete."),
     ("Upload-Length", "The file's size, once known."),
-    ("Upload-Limit", "`max-size` and `max-age` (seconds until the upload expires)."),
+    (
+        "Upload-Limit",
+        "`max-size` and `max-age` (seconds until the upload expires; `expires` in interop 6).",
+    ),
     ("Repr-Digest", "RFC 9530 digest of a completed upload."),
 ]
 
@@ -110,7 +113,7 @@ ACTION_PARAMETERS: dict[str, list[Any]] = {
         LENGTH,
         DIGEST,
         header("Upload-Offset", "Where the body starts.", required=True, pattern=DIGITS),
-        *_state([200, 204]),
+        *_state([200, 201, 204]),
     ],
 }
 
@@ -161,6 +164,10 @@ class ResumableUploadSchema(EdgeActionSchema):
             "partial_update": {
                 200: OpenApiResponse(
                     ChunkedUploadSerializer, description="Completed: the completed upload."
+                ),
+                201: OpenApiResponse(
+                    description="Stored, in interop 3, 5 and 6 (drafts -01 to -05 require 201); "
+                    + STATE
                 ),
                 204: OpenApiResponse(description="Stored; " + STATE),
                 409: _error("`mismatching-upload-offset`: `expected-offset`, `provided-offset`."),

@@ -35,7 +35,14 @@ from ...ranges import MAX_TOTAL, ContentRange
 from ..edge_views import HeaderProtocolViewSet
 from ..native.views import CompletionHook
 from . import headers as ietf
-from .errors import PROBLEM_JSON, Problem, from_api_exception, is_edge_error, to_problem
+from .errors import (
+    PROBLEM_JSON,
+    CompletedUploadGone,
+    Problem,
+    from_api_exception,
+    is_edge_error,
+    to_problem,
+)
 from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 
 UPLOAD_RESUMPTION_SUPPORTED = 104
@@ -57,10 +64,12 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
         """Create an upload with the body's bytes; complete it too with ``Upload-Complete: ?1``."""
         meta = request.META
         complete = ietf.complete(meta, self.interop)
-        if ietf.integer(meta, "Upload-Offset") not in (None, 0):
-            raise exceptions.OffsetMismatch(0, ietf.offset(meta))
+        start = ietf.integer(meta, "Upload-Offset", self.interop)
+        if start not in (None, 0):
+            raise exceptions.OffsetMismatch(0, start)
         length = self.body_length(request)
-        total = self.total(ietf.integer(meta, "Upload-Length"), None, 0, length, complete)
+        declared = ietf.integer(meta, "Upload-Length", self.interop)
+        total = self.total(declared, None, 0, length, complete)
         max_bytes = self.get_max_bytes(request)
         byte_range = self.byte_range(0, length, total, max_bytes)
         upload_id = uuid.uuid4()  # known before the row exists: the 104 names it
@@ -85,6 +94,7 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The upload's offset, completeness, length and limits (``HEAD``)."""
+        ietf.refuse_state_headers(request.META, self.interop, "HEAD")
         upload = self.get_object()
         return self.describe(
             Response(status=status.HTTP_204_NO_CONTENT), upload, self.get_max_bytes(request)
@@ -95,14 +105,14 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
         meta = request.META
         if self.interop.partial_upload_type and self.media_type(request) != ietf.PARTIAL_UPLOAD:
             raise ietf.UnsupportedContentType()
-        offset = ietf.offset(meta)
-        complete = ietf.complete(meta, self.interop)
-        declared = ietf.integer(meta, "Upload-Length")
+        offset = ietf.offset(meta, self.interop)
+        complete = ietf.complete(meta, self.interop, self.interop.append_complete_default)
+        declared = ietf.integer(meta, "Upload-Length", self.interop)
         length = self.body_length(request)
         upload = self.get_object()
         if complete and not length and self.is_completed_at(upload, offset):
             return self.describe(self.completed_response(upload, request), upload, None)
-        uploads.check_writable(upload)
+        self.check_writable(upload, length)
         if offset != upload.offset:  # before the lengths: the client must ask again first
             raise exceptions.OffsetMismatch(upload.offset, offset)
         total = self.total(declared, upload.size, offset, length, complete)
@@ -118,11 +128,12 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
         if complete or self.has_all_bytes(upload):
             response = self.complete_upload(upload, request)
         else:
-            response = Response(status=status.HTTP_204_NO_CONTENT)
+            response = Response(status=self.interop.stored_status)
         return self.describe(response, upload, max_bytes)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Cancel the upload: its record and bytes go (a request still writing it ends)."""
+        ietf.refuse_state_headers(request.META, self.interop, "DELETE")
         upload = self.get_object()
         uploads.end_stalled_writer(upload)
         self.perform_destroy(upload)  # ``uploads.abort()``, the native hook
@@ -130,7 +141,7 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
 
     def options(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         """The server's limits, and that it takes ``application/partial-upload`` appends."""
-        limit = ietf.limits(self.get_max_bytes(request))
+        limit = ietf.limits(self.get_max_bytes(request), self.interop)
         return Response(
             status=status.HTTP_204_NO_CONTENT,
             headers={"Upload-Limit": limit, "Accept-Patch": ietf.PARTIAL_UPLOAD},
@@ -145,7 +156,7 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
         whether it was sent (the client then knows the URL: the upload outlives the request)."""
         headers = {"Location": location, ietf.VERSION_HEADER: str(self.interop.number)}
         if self.interop.lengths_and_limits:
-            headers["Upload-Limit"] = ietf.limits(self.get_max_bytes(request), upload)
+            headers["Upload-Limit"] = ietf.limits(self.get_max_bytes(request), self.interop, upload)
         return send_interim(
             request._request, UPLOAD_RESUMPTION_SUPPORTED, "Upload Resumption Supported", headers
         )
@@ -162,6 +173,19 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
         tus-js-client sends its last chunk with ``?0`` when its source could not tell it was the
         last, and then considers the upload done (tusd completes such uploads too)."""
         return upload.size is not None and upload.offset == upload.size
+
+    def check_writable(self, upload: AbstractChunkedUpload, length: int) -> None:
+        """Refuse an expired or completed upload; from draft -10 on (interop 8) an append to a
+        completed upload is an inconsistent length if it has content, else ``410`` (section
+        "Upload Append", server behavior)."""
+        try:
+            uploads.check_writable(upload)
+        except exceptions.UploadAlreadyComplete:
+            if not self.interop.completed_append_gone:
+                raise
+            if length:
+                raise exceptions.RangeExceedsTotal(upload.offset) from None
+            raise CompletedUploadGone() from None
 
     def is_completed_at(self, upload: AbstractChunkedUpload, offset: int) -> bool:
         return upload.status == UploadStatus.COMPLETE and offset == upload.offset
