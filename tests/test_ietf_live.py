@@ -1,9 +1,9 @@
-"""The IETF draft's server side against a real gunicorn: every requirement as a protocol test over
-real HTTP, the ``104 Upload Resumption Supported`` interim response, and the draft's own recovery
-by an interop-8 client written from the draft (``tests/clients/ietf_client.py``): a whole file in
-one creation request, the connection cut after N bytes, resumed from the offset the server reports
-at ``HEAD``. Also: a new request ends a stalled one instead of waiting for its lease, and hostile
-headers get problem details.
+"""The IETF draft against a real gunicorn, beyond the per-version requirements (those are
+``tests/test_ietf_versions_live.py``): the draft's own recovery by an interop-8 client written from
+the draft (``tests/clients/ietf_client.py``): a whole file in one creation request, the connection
+cut after N bytes, resumed from the offset the server reports at ``HEAD``; no 104 over HTTP/1.0; a
+new request ends a stalled one instead of waiting for its lease; hostile headers get problem
+details; another user's token sees no upload.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ MiB = 1024 * 1024
 URL = "/api/resumable/"
 V8 = {"Upload-Draft-Interop-Version": "8"}
 PROBLEM = "application/problem+json"
-IANA = "https://iana.org/assignments/http-problem-types#"
 LEASE_SECONDS = 30.0  # long: a test that passes quickly did not wait for it
 
 
@@ -73,40 +72,6 @@ def settled(server: LiveServer, url: str) -> int:
         if offset == previous:
             return offset
     raise AssertionError("the offset never settled")
-
-
-def test_options(server: LiveServer) -> None:
-    response = httpx.options(server.url + URL)
-    assert response.status_code == 204
-    assert response.headers["accept-patch"] == "application/partial-upload"
-    assert "max-age=" in response.headers["upload-limit"]
-
-
-def test_whole_file_with_a_104(server: LiveServer) -> None:
-    data = os.urandom(MiB + 3)
-    response = client(server).upload(URL, data)
-    assert isinstance(response, Response)
-    assert response.status == 201, response.body
-    ((status, interim),) = response.interim
-    assert status == 104
-    assert interim["location"] == response.headers["location"]
-    assert interim["upload-draft-interop-version"] == "8"
-    assert "max-age=" in interim["upload-limit"]
-    assert response.headers["upload-complete"] == "?1"
-    assert response.headers["repr-digest"] == md5_digest(data)
-    assert server.stored_bytes(upload_id(response.headers["location"])) == data
-
-
-def test_the_104_speaks_the_clients_version(server: LiveServer) -> None:
-    ietf = client(server, version=3)
-    response = ietf.request(
-        "POST", URL, {"Upload-Incomplete": "?0", "Content-Type": "application/octet-stream"}, b"ab"
-    )
-    assert isinstance(response, Response) and response.status == 201
-    ((status, interim),) = response.interim
-    assert status == 104 and interim["upload-draft-interop-version"] == "3"
-    assert "upload-limit" not in interim  # interop 3 has no Upload-Limit
-    assert response.headers["upload-incomplete"] == "?0"
 
 
 def test_no_104_over_http_1_0(server: LiveServer) -> None:
@@ -167,69 +132,6 @@ def test_a_new_request_ends_a_stalled_one(server: LiveServer) -> None:
         stalled.recv(65536)
     assert ietf.offset(url) == (len(data), True)
     assert server.stored_bytes(upload_id(url)) == data
-
-
-def test_the_whole_protocol_over_http(server: LiveServer) -> None:
-    created = httpx.post(
-        server.url + URL,
-        content=b"hello ",
-        headers=headers(server, **{"Upload-Complete": "?0", "Upload-Length": "11"}),
-    )
-    assert created.status_code == 201, created.text
-    url = created.headers["location"]
-    assert created.headers["upload-offset"] == "6"
-    assert created.headers["upload-complete"] == "?0"
-    assert created.headers["upload-length"] == "11"
-    assert "max-age=" in created.headers["upload-limit"]
-
-    state = httpx.head(url, headers=headers(server))
-    assert state.status_code == 204
-    assert state.headers["upload-offset"] == "6" and state.headers["upload-complete"] == "?0"
-    assert "no-store" in state.headers["cache-control"]
-
-    patch = headers(server, **{"Content-Type": "application/partial-upload"})
-    wrong = httpx.patch(
-        url, content=b"world", headers={**patch, "Upload-Offset": "5", "Upload-Complete": "?1"}
-    )
-    assert wrong.status_code == 409 and wrong.headers["content-type"] == PROBLEM
-    assert wrong.json()["type"] == IANA + "mismatching-upload-offset"
-    assert (wrong.json()["expected-offset"], wrong.json()["provided-offset"]) == (6, 5)
-    assert wrong.headers["upload-offset"] == "6" and wrong.headers["upload-complete"] == "?0"
-
-    longer = httpx.patch(
-        url, content=b"world!", headers={**patch, "Upload-Offset": "6", "Upload-Complete": "?1"}
-    )
-    assert longer.status_code == 400
-    assert longer.json()["type"] == IANA + "inconsistent-upload-length"
-
-    digest = base64.b64encode(hashlib.sha256(b"world").digest()).decode()
-    done = httpx.patch(
-        url,
-        content=b"world",
-        headers={
-            **patch,
-            "Upload-Offset": "6",
-            "Upload-Complete": "?1",
-            "Content-Digest": f"sha-256=:{digest}:",
-        },
-    )
-    assert done.status_code == 200, done.text
-    assert done.json()["status"] == "complete"
-    assert done.headers["repr-digest"] == md5_digest(b"hello world")
-
-    again = httpx.patch(
-        url, content=b"!", headers={**patch, "Upload-Offset": "11", "Upload-Complete": "?1"}
-    )
-    assert again.status_code == 400  # draft -11: bytes past a completed upload's length
-    assert again.json()["type"] == IANA + "inconsistent-upload-length"
-    empty = httpx.patch(
-        url, content=b"", headers={**patch, "Upload-Offset": "11", "Upload-Complete": "?0"}
-    )
-    assert empty.status_code == 410 and empty.json()["type"] == IANA + "completed-upload"
-
-    assert httpx.delete(url, headers=headers(server)).status_code == 204
-    gone = httpx.head(url, headers=headers(server))
-    assert gone.status_code == 404 and gone.headers["content-type"] == PROBLEM
 
 
 @pytest.mark.parametrize(
