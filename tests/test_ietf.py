@@ -439,6 +439,16 @@ def test_delete_cancels(api: APIClient, interop: InteropVersion) -> None:
     problem(head(api, interop, url), 404, "not_found")
 
 
+def test_head_of_an_expired_upload_is_410(api: APIClient, interop: InteropVersion) -> None:
+    """An expired upload is no longer active: no offset to resume from, as for an append."""
+    url = create(api, interop, b"abc", complete=False)["Location"]
+    ChunkedUpload.objects.update(created_at=timezone.now() - timedelta(days=2))
+    response = head(api, interop, url)
+    problem(response, 410, "upload_expired")
+    assert not response.has_header("Upload-Offset")
+    assert api.delete(url, **version(interop)).status_code == 204  # its owner may still remove it
+
+
 @override_settings(DRF_CHUNKED_UPLOAD_MAX_BYTES=1000)
 def test_options_tells_the_limits() -> None:
     response = APIClient().options(URL)

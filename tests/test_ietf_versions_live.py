@@ -17,6 +17,7 @@ are named as in the drafts (their numbers change between revisions):
 | ``test_head`` | Offset Retrieval | ``204``, ``Upload-Offset``, completeness, ``Upload-Length`` and ``Upload-Limit`` (6: ``expires``, 8: ``max-age``) only from interop 6 on, ``Cache-Control: no-store`` |
 | ``test_head_of_a_completed_upload`` | Offset Retrieval; Integrity Digests | complete, ``Repr-Digest``, no lifetime left to announce |
 | ``test_head_of_an_unknown_upload`` | Offset Retrieval | ``404`` problem |
+| ``test_head_of_an_expired_upload`` | Offset Retrieval; Upload-Limit (lifetime) | ``410 upload_expired`` (docs/ietf.md; the drafts say 404 for an inactive upload) |
 | ``test_state_headers_on_head_and_delete`` | Offset Retrieval; Upload Cancellation | ``Upload-Offset`` or the completeness header ``400`` in 3, 5, 6 (``Upload-Length`` on ``HEAD`` in 6), ignored in 8 |
 | ``test_append_incomplete`` | Upload Append | ``201`` in 3, 5, 6 and ``204`` in 8, the new offset, completeness ``?0`` |
 | ``test_append_completes`` | Upload Append; Integrity Digests | ``200``, the completed upload, ``Repr-Digest``, the bytes stored |
@@ -306,6 +307,29 @@ def test_head_of_an_unknown_upload(server: LiveServer, v: Interop) -> None:
     response = head(server, v, f"{server.url}{URL}{NO_UPLOAD}/")
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.fixture(scope="module")
+def expired(server: LiveServer) -> str:
+    """An upload whose lifetime ran out (one per server: expiry does not depend on versions)."""
+    url = create(server, Interop(8), b"abc")
+    server.manage(
+        "shell",
+        "-c",
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from chunked_uploads.models import ChunkedUpload\n"
+        f"ChunkedUpload.objects.filter(pk='{upload_id(url)}')"
+        ".update(created_at=timezone.now() - timedelta(days=2))\n",
+    )
+    return url
+
+
+def test_head_of_an_expired_upload(server: LiveServer, v: Interop, expired: str) -> None:
+    response = head(server, v, expired)
+    assert response.status_code == 410
+    assert response.headers["content-type"] == PROBLEM
+    assert "upload-offset" not in response.headers
 
 
 STATE_HEADERS = {

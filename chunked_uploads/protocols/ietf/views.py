@@ -96,6 +96,8 @@ class ResumableUploadViewSet(HeaderProtocolViewSet):
         """The upload's offset, completeness, length and limits (``HEAD``)."""
         ietf.refuse_state_headers(request.META, self.interop, "HEAD")
         upload = self.get_object()
+        if upload.expired:  # no longer active: gone, as for an append (not an offset to resume)
+            raise exceptions.UploadExpired()
         return self.describe(
             Response(status=status.HTTP_204_NO_CONTENT), upload, self.get_max_bytes(request)
         )
