@@ -15,6 +15,8 @@ and read the answer, interim responses skipped.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -193,3 +195,20 @@ def worker_cpu_seconds(live: LiveServer) -> float:
         fields = stat[stat.rindex(")") + 2 :].split()
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+# -- what the tus and IETF suites both read off an answer -----------------------------------------
+
+
+def path_of(location: str) -> str:
+    """A ``Location``'s path, whether the server answered an absolute URL or a path."""
+    return "/" + location.split("://", 1)[1].split("/", 1)[1] if "://" in location else location
+
+
+def upload_id(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[1]
+
+
+def md5_repr(data: bytes) -> str:
+    """``Repr-Digest``'s value for ``data`` under the example project's md5."""
+    return "md5=:" + base64.b64encode(hashlib.md5(data).digest()).decode() + ":"

@@ -36,11 +36,14 @@ from .hostile_server import (  # noqa: F401 (fixtures)
     Answer,
     Server,
     connect,
+    md5_repr,
+    path_of,
     read_response,
     request_head,
     server,
     session,
     socket_reads_server,
+    upload_id,
     user,
 )
 
@@ -52,10 +55,6 @@ NO_UPLOAD = "00000000-0000-0000-0000-000000000000"
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def path_of(location: str) -> str:
-    return "/" + location.split("://", 1)[1].split("/", 1)[1] if "://" in location else location
 
 
 def create(
@@ -94,10 +93,6 @@ def head(server: Server, user: dict[str, str], path: str) -> httpx.Response:
     return httpx.head(server.url + path, headers={**user, **V8})
 
 
-def upload_id(path: str) -> str:
-    return path.rstrip("/").rsplit("/", 1)[1]
-
-
 def state(server: Server, user: dict[str, str], path: str) -> tuple[int, bytes]:
     """The upload's offset at ``HEAD`` and the bytes stored up to it."""
     response = head(server, user, path)
@@ -115,10 +110,6 @@ def settled(server: Server, user: dict[str, str], path: str) -> int:
         if offset == previous:
             return offset
     raise AssertionError("the offset never settled")
-
-
-def md5_repr(data: bytes) -> str:
-    return "md5=:" + base64.b64encode(hashlib.md5(data).digest()).decode() + ":"
 
 
 def sha256_member(data: bytes) -> str:
