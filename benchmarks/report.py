@@ -292,9 +292,28 @@ def _chunk_label(size: int, chunk: int) -> str:
     return "one whole-file PATCH" if chunk >= size else f"{_size(chunk)} PATCHes"
 
 
-def tus_targets(results: dict[Key, Measurement], resumes: list[ResumePoint]) -> list[str]:
+def round_ratios(
+    measurements: Iterable[Measurement], size: int, chunk: int, server: str, reference: str
+) -> list[float]:
+    """``server``'s rate over ``reference``'s, round by round (the n-th measurement of each in the
+    case): the two ran minutes apart at most, so a ratio sees less of the machine's load than
+    the ratio of two medians."""
+    rates: dict[str, list[float]] = defaultdict(list)
+    for m in measurements:
+        if (m.size, m.chunk, m.clients) == (size, chunk, 1) and m.server in (server, reference):
+            rates[m.server].append(m.mib_per_s)
+    return [a / b for a, b in zip(rates[server], rates[reference], strict=False)]
+
+
+def tus_targets(
+    results: dict[Key, Measurement],
+    resumes: list[ResumePoint],
+    measurements: Iterable[Measurement] = (),
+) -> list[str]:
     """The tus targets: throughput vs the bare app, the offset kept by a cut-off ``PATCH``,
-    peak RSS flat in file and chunk size; the peers' figures next to ours, for the record."""
+    peak RSS flat in file and chunk size; the peers' figures next to ours, for the record.
+    With the raw ``measurements``, each ratio line also gives the ratios round by round."""
+    measurements = list(measurements)
     lines = []
     big = max(k[0] for k in results)
     for chunk in sorted({k[1] for k in results if k[0] == big}):
@@ -313,10 +332,18 @@ def tus_targets(results: dict[Key, Measurement], resumes: list[ResumePoint]) -> 
                 + (" (target >= 0.95x)" if server == "ours" else "")
                 + f"; server CPU {m.cpu_s_per_gib:.2f} s/GiB (bare {bare.cpu_s_per_gib:.2f}), "
                 f"page faults {m.faults_per_gib / 1000:.0f}k/GiB (bare {bare.faults_per_gib / 1000:.0f}k)"
+                + _rounds(round_ratios(measurements, big, chunk, server, reference))
             )
     lines += _resume_lines(resumes)
     lines += _tus_rss_lines(results)
     return lines
+
+
+def _rounds(ratios: list[float]) -> str:
+    if len(ratios) < 2:
+        return ""
+    each = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"; round by round {each}x (median {statistics.median(ratios):.2f}x)"
 
 
 def _resume_lines(resumes: list[ResumePoint]) -> list[str]:

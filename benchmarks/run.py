@@ -342,7 +342,7 @@ def main(argv: list[str]) -> int:
             source.unlink()
     results = report.reduce(measurements)
     if args.protocol == "tus":
-        targets = report.tus_targets(results, resumes)
+        targets = report.tus_targets(results, resumes, measurements)
     else:
         targets = report.targets(results)
     text = report.table(results) + "\n\n" + "\n".join(targets)

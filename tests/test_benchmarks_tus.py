@@ -133,6 +133,17 @@ def test_pinned_rows_compare_with_the_pinned_bare_app(bench: ModuleType) -> None
     lines = report.tus_targets(results, [])
     assert "chunked_uploads (pinned malloc) vs bare WSGI (pinned malloc): 190 / 200" in lines[1]
     assert "page faults 1k/GiB (bare 250k)" in lines[0]
+    assert "round by round" not in lines[0]
+
+    # Two rounds: each ratio is taken within its round, and their median reported.
+    rounds = [
+        row("bare", "raw", 100.0, 0.0),
+        row("ours", "tus", 90.0, 0.0),
+        row("bare", "raw", 50.0, 0.0),
+        row("ours", "tus", 60.0, 0.0),
+    ]
+    [line, *_] = report.tus_targets(report.reduce(rounds), [], rounds)
+    assert line.endswith("; round by round 0.90, 1.20x (median 1.05x)")
 
 
 def test_instructions_report(bench: ModuleType) -> None:
