@@ -2,7 +2,8 @@
 
 Peak RSS is the sum over the gunicorn workers of each one's ``VmHWM`` (reset at the start of the
 measurement), and also sampled every 10 ms as the sum of ``VmRSS`` (a lower bound that needs no
-``clear_refs``). Server CPU time is the workers' user + system time during the measurement.
+``clear_refs``). Server CPU time is the workers' user + system time during the measurement; their
+minor page faults are counted over the same span.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from client import Body, TusUploader, Uploader, UploadResult
-from servers import Server, cpu_seconds, read_status_kib, reset_peak_rss
+from servers import Server, cpu_seconds, minor_faults, read_status_kib, reset_peak_rss
 
 MiB = 1024 * 1024
 
@@ -61,6 +62,7 @@ class Measurement:
     peak_rss_mib: float  # sum of the workers' VmHWM
     sampled_rss_mib: float  # highest sampled sum of VmRSS
     cpu_s_per_gib: float  # server CPU time per GiB uploaded
+    faults_per_gib: float = 0.0  # the workers' minor page faults per GiB uploaded
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -188,6 +190,7 @@ def measure(
     pids = server.worker_pids()
     hwm_ok = reset_peak_rss(pids)
     cpu_before = cpu_seconds(pids)
+    faults_before = minor_faults(pids)
     sampler = RssSampler(server)
     sampler.start()
     name = f"{server_key}-{body}-{case.size // MiB}M-{case.chunk // MiB}M-{case.clients}c"
@@ -199,6 +202,7 @@ def measure(
         stop_profilers(profilers)
     pids_after = server.worker_pids()
     cpu = cpu_seconds(pids_after) - cpu_before
+    faults = minor_faults(pids_after) - faults_before
     hwm_kib = sum(read_status_kib(pid, "VmHWM") for pid in pids_after) if hwm_ok else sampled_kib
     chunks = [s for r in results for s in r.chunk_seconds]
     span = max(r.finished for r in results) - min(r.started for r in results)
@@ -220,6 +224,7 @@ def measure(
         peak_rss_mib=hwm_kib / 1024,
         sampled_rss_mib=sampled_kib / 1024,
         cpu_s_per_gib=cpu / (total / (1024 * MiB)),
+        faults_per_gib=faults / (total / (1024 * MiB)),
     )
 
 

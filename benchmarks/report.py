@@ -19,6 +19,8 @@ NAMES = {
     "seed": "drf-chunked-upload 0.6.0",
     "bare": "bare WSGI",
     "bare-socket": "bare WSGI (socket reads)",
+    "bare-pinned": "bare WSGI (pinned malloc)",
+    "ours-pinned": "chunked_uploads (pinned malloc)",
     "tus-node": "@tus/server 2.4.5 (Node)",
     "drf-tus": "drf-tus 2.0.3",
 }
@@ -26,13 +28,15 @@ Key = tuple[int, int, int, str, str]  # size, chunk, clients, server, body
 SERVER_ORDER = {
     "bare": 0,
     "bare-socket": 1,
-    "ours": 2,
-    "ours-socket": 3,
-    "ours-s3": 4,
-    "ours-storage-s3": 5,
-    "seed": 6,
-    "tus-node": 7,
-    "drf-tus": 8,
+    "bare-pinned": 2,
+    "ours": 3,
+    "ours-socket": 4,
+    "ours-pinned": 5,
+    "ours-s3": 6,
+    "ours-storage-s3": 7,
+    "seed": 8,
+    "tus-node": 9,
+    "drf-tus": 10,
 }
 
 
@@ -54,7 +58,7 @@ def reduce(measurements: Iterable[Measurement]) -> dict[Key, Measurement]:
         }
         values |= {
             name: statistics.median(getattr(m, name) for m in group)
-            for name in ("peak_rss_mib", "sampled_rss_mib", "cpu_s_per_gib")
+            for name in ("peak_rss_mib", "sampled_rss_mib", "cpu_s_per_gib", "faults_per_gib")
         }
         completions = [m.completion_ms for m in group if m.completion_ms is not None]
         reduced[key] = Measurement(
@@ -73,20 +77,22 @@ def table(results: dict[Key, Measurement]) -> str:
     """A Markdown table, one row per (case, server, body)."""
     header = (
         "| file | chunk | clients | server | body | chunk phase MiB/s | vs bare | chunk median ms "
-        "| chunk p95 ms | completion ms | end-to-end MiB/s | peak RSS MiB | server CPU s/GiB |"
+        "| chunk p95 ms | completion ms | end-to-end MiB/s | peak RSS MiB | server CPU s/GiB "
+        "| page faults k/GiB |"
     )
     lines = [header, _rule(header)]
     ordered = sorted(results, key=lambda k: (k[0], k[1], k[2], SERVER_ORDER[k[3]], k[4]))
     for key in ordered:
         m = results[key]
-        bare = results.get((m.size, m.chunk, m.clients, "bare", "raw"))
+        reference = "bare-pinned" if m.server.endswith("-pinned") else "bare"
+        bare = results.get((m.size, m.chunk, m.clients, reference, "raw"))
         versus = f"{m.mib_per_s / bare.mib_per_s:.0%}" if bare else "-"
         completion = f"{m.completion_ms:.1f}" if m.completion_ms is not None else "-"
         lines.append(
             f"| {_size(m.size)} | {_size(m.chunk)} | {m.clients} | {NAMES[m.server]} | {m.body} "
             f"| {m.mib_per_s:.0f} | {versus} | {m.chunk_median_ms:.1f} | {m.chunk_p95_ms:.1f} "
             f"| {completion} | {m.end_to_end_mib_per_s:.0f} | {m.peak_rss_mib:.0f} "
-            f"| {m.cpu_s_per_gib:.2f} |"
+            f"| {m.cpu_s_per_gib:.2f} | {m.faults_per_gib / 1000:.0f} |"
         )
     return "\n".join(lines)
 
@@ -271,37 +277,73 @@ def _rss_target(results: dict[Key, Measurement]) -> list[str]:
 
 # -- tus (``run.py --protocol tus``) ------------------------------------------------------------
 
-TUS_SERVERS = ("ours", "ours-socket", "ours-s3", "ours-storage-s3", "tus-node", "drf-tus")
+TUS_SERVERS = (
+    "ours",
+    "ours-socket",
+    "ours-pinned",
+    "ours-s3",
+    "ours-storage-s3",
+    "tus-node",
+    "drf-tus",
+)
 
 
 def _chunk_label(size: int, chunk: int) -> str:
     return "one whole-file PATCH" if chunk >= size else f"{_size(chunk)} PATCHes"
 
 
-def tus_targets(results: dict[Key, Measurement], resumes: list[ResumePoint]) -> list[str]:
+def round_ratios(
+    measurements: Iterable[Measurement], size: int, chunk: int, server: str, reference: str
+) -> list[float]:
+    """``server``'s rate over ``reference``'s, round by round (the n-th measurement of each in the
+    case): the two ran minutes apart at most, so a ratio sees less of the machine's load than
+    the ratio of two medians."""
+    rates: dict[str, list[float]] = defaultdict(list)
+    for m in measurements:
+        if (m.size, m.chunk, m.clients) == (size, chunk, 1) and m.server in (server, reference):
+            rates[m.server].append(m.mib_per_s)
+    return [a / b for a, b in zip(rates[server], rates[reference], strict=False)]
+
+
+def tus_targets(
+    results: dict[Key, Measurement],
+    resumes: list[ResumePoint],
+    measurements: Iterable[Measurement] = (),
+) -> list[str]:
     """The tus targets: throughput vs the bare app, the offset kept by a cut-off ``PATCH``,
-    peak RSS flat in file and chunk size; the peers' figures next to ours, for the record."""
+    peak RSS flat in file and chunk size; the peers' figures next to ours, for the record.
+    With the raw ``measurements``, each ratio line also gives the ratios round by round."""
+    measurements = list(measurements)
     lines = []
     big = max(k[0] for k in results)
     for chunk in sorted({k[1] for k in results if k[0] == big}):
-        bare = _get(results, big, chunk, 1, "bare", "raw")
-        if bare is None:
-            continue
         for server in TUS_SERVERS:
+            # The pinned server against the pinned bare app: the same allocator on both sides.
+            reference = "bare-pinned" if server.endswith("-pinned") else "bare"
+            bare = _get(results, big, chunk, 1, reference, "raw")
             m = _get(results, big, chunk, 1, server, "tus")
-            if m is None:
+            if m is None or bare is None:
                 continue
             ratio = m.mib_per_s / bare.mib_per_s
             status = "info" if server != "ours" else "met" if ratio >= 0.95 else "NOT MET"
             lines.append(
                 f"[{status}] tus, {_size(big)} in {_chunk_label(big, chunk)}, {NAMES[server]} vs "
-                f"bare WSGI: {m.mib_per_s:.0f} / {bare.mib_per_s:.0f} MiB/s = {ratio:.2f}x"
+                f"{NAMES[reference]}: {m.mib_per_s:.0f} / {bare.mib_per_s:.0f} MiB/s = {ratio:.2f}x"
                 + (" (target >= 0.95x)" if server == "ours" else "")
-                + f"; server CPU {m.cpu_s_per_gib:.2f} s/GiB (bare {bare.cpu_s_per_gib:.2f})"
+                + f"; server CPU {m.cpu_s_per_gib:.2f} s/GiB (bare {bare.cpu_s_per_gib:.2f}), "
+                f"page faults {m.faults_per_gib / 1000:.0f}k/GiB (bare {bare.faults_per_gib / 1000:.0f}k)"
+                + _rounds(round_ratios(measurements, big, chunk, server, reference))
             )
     lines += _resume_lines(resumes)
     lines += _tus_rss_lines(results)
     return lines
+
+
+def _rounds(ratios: list[float]) -> str:
+    if len(ratios) < 2:
+        return ""
+    each = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"; round by round {each}x (median {statistics.median(ratios):.2f}x)"
 
 
 def _resume_lines(resumes: list[ResumePoint]) -> list[str]:

@@ -50,12 +50,16 @@ VARIANTS = (
     Variant("bare-socket", "raw"),
     *(Variant(key, body) for key in STORE_KEYS.values() for body in ("raw", "multipart")),
     *(Variant("ours-socket", body) for body in ("raw", "multipart")),
+    Variant("bare-pinned", "raw"),
+    *(Variant("ours-pinned", body) for body in ("raw", "multipart")),
     Variant("seed", "multipart"),  # the seed reads chunks from multipart bodies only
 )
 TUS_VARIANTS = (
     Variant("bare", "raw"),  # the ceiling: the same chunks' bytes, appended and md5ed
     *(Variant(key, "tus") for key in STORE_KEYS.values()),
     Variant("ours-socket", "tus"),  # only with --only ... ours-socket
+    Variant("bare-pinned", "raw"),  # only with --only ... bare-pinned ours-pinned
+    Variant("ours-pinned", "tus"),
     Variant("tus-node", "tus"),
     Variant("drf-tus", "tus"),
 )
@@ -104,8 +108,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["bare", "bare-socket", "ours", "ours-socket", "seed", *TUS_PEERS],
-        help="servers to run",
+        choices=[
+            "bare",
+            "bare-socket",
+            "bare-pinned",
+            "ours",
+            "ours-socket",
+            "ours-pinned",
+            "seed",
+            *TUS_PEERS,
+        ],
+        help="servers to run (-pinned: glibc's heap thresholds fixed, see servers.PINNED_MALLOC)",
     )
     parser.add_argument(
         "--stores",
@@ -173,6 +186,8 @@ def start_servers(
         "bare-socket": lambda: servers.start_bare(workdir, socket_reads=True),
         "seed": lambda: servers.start_seed(workdir, CACHE, tuned),
         "ours-socket": lambda: servers.start_ours(workdir, tuned, socket_reads=True),
+        "bare-pinned": lambda: servers.start_bare(workdir, pinned_malloc=True),
+        "ours-pinned": lambda: servers.start_ours(workdir, tuned, pinned_malloc=True),
         "tus-node": lambda: tus_peers.start_tus_node(workdir, CACHE),
         "drf-tus": lambda: tus_peers.start_drf_tus(workdir, CACHE),
     }
@@ -222,7 +237,8 @@ def run_all(
                 )
                 m = measure(variant.server, server, variant.body, case, path, md5, profile)
                 print(
-                    f"{m.mib_per_s:.0f} MiB/s, completion {m.completion_ms or 0:.1f} ms, RSS {m.peak_rss_mib:.0f} MiB"
+                    f"{m.mib_per_s:.0f} MiB/s, completion {m.completion_ms or 0:.1f} ms, RSS {m.peak_rss_mib:.0f} MiB, "
+                    f"CPU {m.cpu_s_per_gib:.2f} s/GiB, {m.faults_per_gib / 1000:.0f}k faults/GiB"
                 )
                 measurements.append(m)
                 clear_media(server)
@@ -241,7 +257,8 @@ def select_variants(
     return [
         v
         for v in VARIANTS
-        if v.server in running and (v.server in ("bare", "bare-socket", "seed") or v.body in bodies)
+        if v.server in running
+        and (v.server in ("bare", "bare-socket", "bare-pinned", "seed") or v.body in bodies)
     ]
 
 
@@ -325,7 +342,7 @@ def main(argv: list[str]) -> int:
             source.unlink()
     results = report.reduce(measurements)
     if args.protocol == "tus":
-        targets = report.tus_targets(results, resumes)
+        targets = report.tus_targets(results, resumes, measurements)
     else:
         targets = report.targets(results)
     text = report.table(results) + "\n\n" + "\n".join(targets)

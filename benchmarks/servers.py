@@ -3,7 +3,10 @@
 - ``chunked_uploads``: the example project (``demo.settings``), SQLite file and media in a temp dir;
 - ``seed``: drf-chunked-upload 0.6.0 in its own virtualenv (``seed_project.py``);
 - ``bare``: ``bare_wsgi.py``, the ceiling; ``bare-socket``: the same reading gunicorn's socket
-  directly, as chunked_uploads does.
+  directly, as chunked_uploads does;
+- ``bare-pinned`` and ``ours-pinned``: the bare app and chunked_uploads with glibc's heap
+  thresholds pinned (``PINNED_MALLOC``), so that their workers never give freed heap back to the
+  kernel and fault it in again (see ``docs/benchmarks.md``, "Page faults").
 
 ``chunked_uploads`` may also run once per S3 store (``--stores``), against a moto S3 server
 (``moto_s3.py``), each from a settings module generated on top of ``demo.settings``. Its tus
@@ -36,6 +39,11 @@ VENV_BIN = Path(sys.executable).parent
 EXAMPLE = REPO / "example_project"
 BENCH_DIR = Path(__file__).resolve().parent
 WORKERS = 2
+# glibc's malloc, left alone, moves its mmap threshold up to the largest block freed and trims the
+# heap's top whenever more than twice that is free: gunicorn's 1 MiB body buffers then make a
+# worker hand its heap back and fault it in again, page by page, for every block of some requests
+# and not others. Fixed thresholds (4 MiB blocks from the heap, up to 32 MiB kept free) end that.
+PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "33554432"}
 
 
 @dataclass
@@ -100,17 +108,28 @@ def read_status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    """``/proc/PID/stat`` from its third field (state) on, or ``None`` for a process gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time of the processes so far."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
+        if (fields := _stat_fields(pid)) is not None:
+            total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def minor_faults(pids: list[int]) -> int:
+    """Minor page faults of the processes so far (``minflt``): mostly anonymous memory touched
+    for the first time, e.g. heap the allocator had given back to the kernel."""
+    return sum(int(fields[7]) for pid in pids if (fields := _stat_fields(pid)) is not None)
 
 
 def listen() -> socket.socket:
@@ -129,11 +148,15 @@ def start_gunicorn(
     env: dict[str, str],
     workdir: Path,
     workers: int = WORKERS,
+    wrapper: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """gunicorn serving ``app``; ``wrapper``: a command it runs under (``instructions.py``:
+    valgrind), whose process is then the master."""
     sock = listen()
     fd = sock.fileno()
     log = workdir / f"{name}.log"
     command = [
+        *wrapper,
         str(gunicorn),
         app,
         f"--bind=fd://{fd}",
@@ -192,6 +215,9 @@ def start_ours(
     store: str = "local",
     moto: moto_s3.Moto | None = None,
     socket_reads: bool = False,
+    pinned_malloc: bool = False,
+    workers: int = WORKERS,
+    wrapper: tuple[str, ...] = (),
 ) -> Server:
     """The example project: migrate a fresh SQLite file, create the demo token, serve.
 
@@ -200,10 +226,14 @@ def start_ours(
     multipart store) or ``storage-s3`` (the generic storage store on django-storages'
     ``S3Storage``), the last two in a bucket of their own on ``moto``. ``socket_reads``: the
     optional gunicorn integration (``DRF_CHUNKED_UPLOAD_SOCKET_READS = True``) on the local store.
+    ``pinned_malloc``: the local store, its workers with ``PINNED_MALLOC``. ``workers`` and
+    ``wrapper``: see ``start_gunicorn``.
     """
     key = "ours" if store == "local" else f"ours-{store}"
     if socket_reads:
         key = "ours-socket"
+    if pinned_malloc:
+        key = "ours-pinned"
     media = workdir / f"{key}-media"
     media.mkdir()
     overrides = OVERRIDES + (TUNED if tuned else "")
@@ -222,6 +252,7 @@ def start_ours(
         "DATABASE_URL": f"sqlite:///{workdir / (key + '.sqlite3')}",
         "DJANGO_MEDIA_ROOT": str(media),
         "DJANGO_DEBUG": "0",
+        **(PINNED_MALLOC if pinned_malloc else {}),
     }
     full_env = {**os.environ, **env}
     manage = [sys.executable, "manage.py"]
@@ -235,12 +266,15 @@ def start_ours(
         text=True,
     ).stdout.strip()
     process, port, log = start_gunicorn(
-        key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir
+        key, VENV_BIN / "gunicorn", "demo.wsgi", EXAMPLE, env, workdir, workers, wrapper
     )
     name = "chunked_uploads" if store == "local" else f"chunked_uploads [{STORE_LABELS[store]}]"
     if socket_reads:
         name = "chunked_uploads (socket reads)"
+    if pinned_malloc:
+        name = "chunked_uploads (pinned malloc)"
     server = Server(name, process, port, media, token, "/api/uploads/", log, tus_prefix="/api/tus/")
+    server.worker_count = workers
     if moto is not None and store != "local":
         server.clear_store = lambda: moto.empty_bucket(bucket)
     wait_ready(server)
@@ -295,15 +329,25 @@ def start_project(
     return server
 
 
-def start_bare(workdir: Path, socket_reads: bool = False) -> Server:
-    key = "bare-socket" if socket_reads else "bare"
+def start_bare(
+    workdir: Path,
+    socket_reads: bool = False,
+    pinned_malloc: bool = False,
+    workers: int = WORKERS,
+    wrapper: tuple[str, ...] = (),
+) -> Server:
+    key = "bare-socket" if socket_reads else "bare-pinned" if pinned_malloc else "bare"
     media = workdir / f"{key}-media"
     media.mkdir()
     env = {"BARE_MEDIA_ROOT": str(media), "BARE_SOCKET_READS": "1" if socket_reads else ""}
+    if pinned_malloc:
+        env |= PINNED_MALLOC
     process, port, log = start_gunicorn(
-        key, VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir
+        key, VENV_BIN / "gunicorn", "bare_wsgi", BENCH_DIR, env, workdir, workers, wrapper
     )
     label = "bare WSGI (socket reads)" if socket_reads else "bare WSGI"
-    server = Server(label, process, port, media, None, "/", log)
+    if pinned_malloc:
+        label = "bare WSGI (pinned malloc)"
+    server = Server(label, process, port, media, None, "/", log, worker_count=workers)
     wait_ready(server)
     return server

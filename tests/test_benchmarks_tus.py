@@ -105,3 +105,59 @@ def test_drf_tus_project(bench: ModuleType, tmp_path: Path) -> None:
     assert "'django.middleware.csrf.CsrfViewMiddleware'" in settings
     assert '+ ["rest_framework_tus.middleware.TusMiddleware"]' in settings
     assert "corsheaders" not in settings
+
+
+def test_pinned_rows_compare_with_the_pinned_bare_app(bench: ModuleType) -> None:
+    """A ``-pinned`` server's "vs bare" is against the bare app under the same allocator
+    thresholds, and the page faults per GiB are reported next to the CPU."""
+    measure, report = sys.modules["measure"], sys.modules["report"]
+
+    def row(server: str, body: str, rate: float, faults: float) -> object:
+        return measure.Measurement(
+            server, body, 64 * MiB, 64 * MiB, 1, rate, rate, 1.0, 1.0, None, 50.0, 50.0, 2.0,
+            faults,
+        )  # fmt: skip
+
+    results = report.reduce(
+        [
+            row("bare", "raw", 100.0, 250_000.0),
+            row("bare-pinned", "raw", 200.0, 0.0),
+            row("ours", "tus", 90.0, 1_000.0),
+            row("ours-pinned", "tus", 190.0, 0.0),
+        ]
+    )
+    table = report.table(results)
+    assert "| chunked_uploads (pinned malloc) | tus | 190 | 95% |" in table
+    assert "| chunked_uploads | tus | 90 | 90% |" in table
+    assert table.splitlines()[2].endswith("| 2.00 | 250 |")  # bare: 250k faults per GiB
+    lines = report.tus_targets(results, [])
+    assert "chunked_uploads (pinned malloc) vs bare WSGI (pinned malloc): 190 / 200" in lines[1]
+    assert "page faults 1k/GiB (bare 250k)" in lines[0]
+    assert "round by round" not in lines[0]
+
+    # Two rounds: each ratio is taken within its round, and their median reported.
+    rounds = [
+        row("bare", "raw", 100.0, 0.0),
+        row("ours", "tus", 90.0, 0.0),
+        row("bare", "raw", 50.0, 0.0),
+        row("ours", "tus", 60.0, 0.0),
+    ]
+    [line, *_] = report.tus_targets(report.reduce(rounds), [], rounds)
+    assert line.endswith("; round by round 0.90, 1.20x (median 1.05x)")
+
+
+def test_instructions_report(bench: ModuleType) -> None:
+    """``instructions.py``'s table: what an upload cost beyond warming up, per GiB, and
+    chunked_uploads' excess over the bare app."""
+    instructions = importlib.import_module("instructions")
+    counter = instructions.Counter
+    warm = counter(total=1000, libcrypto=10, libpython=500)
+    results = {
+        (key, mode): warm + counter(total=cost, libcrypto=cost // 2)
+        for key, costs in (("bare", (100_000, 110_000)), ("ours", (105_000, 121_000)))
+        for mode, cost in zip(("whole", "8 MiB"), costs, strict=True)
+    }
+    results |= {("bare", "warm"): warm, ("ours", "warm"): warm}
+    text = instructions.report(results, 1024 * MiB)
+    assert "excess over the bare app: +5.0%" in text
+    assert "excess over the bare app: +10.0%" in text
