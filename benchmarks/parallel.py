@@ -79,7 +79,7 @@ def start(workdir: Path, key: str, checksum: str, workers: int) -> servers.Serve
     )
     server = servers.Server(key, process, port, media, token, "/api/uploads/", log)
     server.worker_count = workers
-    servers._wait_ready(server)
+    servers.wait_ready(server)
     return server
 
 
