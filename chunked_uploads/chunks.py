@@ -159,7 +159,7 @@ def begin(request: ChunkRequest, part: ChunkPart) -> uploads.ChunkSession | Part
         # Check-points would acknowledge bytes before the body's digest was verified.
         checkpoints = request.checkpoint_bytes if request.digests is None else None
         upload = target.find()
-        quotas.check_growth(upload, target.user_field, byte_range.total or byte_range.end + 1)
+        quotas.check_growth(upload, target.user_field, byte_range)
         return uploads.resume(upload, byte_range, checkpoints)
     owner = {**target.owner(), **target.fields}
     # Only a new upload whose client may learn its URL before the end is worth check-pointing.

@@ -174,8 +174,8 @@ def _claim(final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUploa
     """Mark the partials taken by ``final``, all or none (``ConcatenationRefused``)."""
     manager = type(final)._default_manager
     held = {p.concatenated_into for p in partials if p.concatenated_into is not None}
-    holders = manager.filter(pk__in=held)
-    alive = set(holders.exclude(_abandoned()).values_list("pk", flat=True)) if held else set()
+    holders = manager.filter(pk__in=held) if held else manager.none()
+    alive = set(holders.exclude(_abandoned()).values_list("pk", flat=True))
     free = Q(concatenated_into__isnull=True) | Q(concatenated_into__in=held - alive)
     pks = [partial.pk for partial in partials]
     with transaction.atomic(using=router.db_for_write(type(final), instance=final)):
@@ -189,7 +189,7 @@ def _claim(final: AbstractChunkedUpload, partials: Sequence[AbstractChunkedUploa
             raise exceptions.ConcatenationRefused(
                 "A partial upload of this final upload was taken by another final upload"
             )
-    for dead in holders.filter(_abandoned()) if held else ():
+    for dead in holders.exclude(pk__in=alive):  # abandoned, as classified above
         _release(dead)
         uploads.delete_upload(dead)
 

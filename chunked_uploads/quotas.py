@@ -9,8 +9,10 @@ before the protocol's other checks and before any body byte is read.
 
 An upload whose length is not known yet (tus ``Upload-Defer-Length``, an IETF upload created
 without ``Upload-Length``) counts the bytes it holds, and each append to it is checked by
-``check_growth()`` from its headers, so that it cannot grow past the quota one request at a time. Anonymous uploads are not limited here:
-the view's permissions and DRF's throttling decide who may upload at all.
+``check_growth()`` from its headers, so that it cannot grow past the quota one request at a time.
+
+Anonymous uploads are not limited here: the view's permissions and DRF's throttling decide who may
+upload at all.
 
 The count is read, not locked: requests that create uploads at the same moment may together pass
 a limit by their number, which bounds nothing an attacker can grow.
@@ -50,10 +52,10 @@ def check_new_upload(
             raise exceptions.UnfinishedBytesQuotaExceeded(max_bytes, declared)
 
 
-def check_growth(upload: AbstractChunkedUpload, user_field: str, new_end: int) -> None:
-    """Refuse (``UnfinishedBytesQuotaExceeded``) an append that would take ``upload``, whose
-    length is not known yet, to ``new_end`` bytes (or a length now declared) over its owner's
-    ``MAX_UNFINISHED_BYTES``."""
+def check_growth(upload: AbstractChunkedUpload, user_field: str, byte_range: ContentRange) -> None:
+    """Refuse (``UnfinishedBytesQuotaExceeded``) an append of ``byte_range`` that would take
+    ``upload``, whose length is not known yet, past its owner's ``MAX_UNFINISHED_BYTES`` (by
+    where the range ends, or the length it now declares)."""
     max_bytes = conf.max_unfinished_bytes
     if max_bytes is None or upload.size is not None or not _has_field(type(upload), user_field):
         return
@@ -61,7 +63,7 @@ def check_growth(upload: AbstractChunkedUpload, user_field: str, new_end: int) -
     if user is None:
         return
     others = _unfinished(type(upload), user_field, user).exclude(pk=upload.pk)
-    declared = _declared_bytes(others) + new_end
+    declared = _declared_bytes(others) + _declared_end(byte_range)
     if declared > max_bytes:
         raise exceptions.UnfinishedBytesQuotaExceeded(max_bytes, declared)
 
@@ -71,10 +73,14 @@ def declared_total(byte_range: ContentRange | None, body_length: int | None) -> 
     not known yet), else its body's length (a single shot's), else 0 (a malformed range counts as
     nothing here: the protocol's checks refuse it next)."""
     if byte_range is not None:
-        # An upload whose length is not known yet (tus deferred, IETF without Upload-Length)
-        # declares the bytes its first request carries, as ``check_growth()`` counts an append's.
-        return byte_range.total if byte_range.total is not None else byte_range.end + 1
+        return _declared_end(byte_range)
     return body_length or 0
+
+
+def _declared_end(byte_range: ContentRange) -> int:
+    """The range's total; for an upload whose length is not known yet (tus deferred, IETF without
+    ``Upload-Length``), where the range ends: a first request and an append count alike."""
+    return byte_range.total if byte_range.total is not None else byte_range.end + 1
 
 
 def _declared_bytes(unfinished: Any) -> int:

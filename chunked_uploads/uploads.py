@@ -94,9 +94,9 @@ def _release(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
 
 
 def hold_new(upload: AbstractChunkedUpload) -> uuid.UUID:
-    """Give ``upload``, a row about to be inserted, a lease held by its creator (``concatenation``
-    makes its final upload under one, so that a final upload whose maker died can be told from
-    one being made)."""
+    """Give ``upload``, a row about to be inserted, a lease held by its creator: a first chunk's
+    request (``start()``), or the maker of a final upload (``concatenation``, so that one whose
+    maker died can be told from one being made)."""
     token = uuid.uuid4()
     upload.lease_token, upload.lease_expires_at = token, _lease_until()
     return token
@@ -344,7 +344,6 @@ def start(
     store = get_store()
     if parallel:
         _check_parallel(store, byte_range)
-    token = uuid.uuid4()
     upload = model(
         size=byte_range.total if byte_range is not None else None,
         checksum_algorithm=conf.checksum,
@@ -352,11 +351,12 @@ def start(
     )
     if parallel:
         assert byte_range is not None
+        token = uuid.uuid4()
         upload.parallel = True
         mine = [0, byte_range.length, token.hex, time.time() + conf.lease_seconds]
         upload.parts = {"stored": [], "reserved": [mine]}
     else:
-        upload.lease_token, upload.lease_expires_at = token, _lease_until()
+        token = hold_new(upload)
     upload.filename = filename or str(upload.pk)
     upload.save(force_insert=True)
     try:
