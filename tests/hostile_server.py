@@ -21,7 +21,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,13 +128,20 @@ def connect(server: Server) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.live.port), timeout=30)
 
 
-def request_head(method: str, path: str, headers: dict[str, str], length: int | None) -> bytes:
-    """A request's head as sent, ``Content-Length: length`` unless ``None``."""
+def request_head(
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    length: int | None,
+    raw_lines: Sequence[bytes] = (),
+) -> bytes:
+    """A request's head as sent, ``Content-Length: length`` unless ``None``; ``raw_lines``: more
+    header lines exactly as given (a name repeated, bytes no ``dict`` of headers can carry)."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
     if length is not None:
         lines.append(f"Content-Length: {length}")
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    return b"".join(line + b"\r\n" for line in [*map(str.encode, lines), *raw_lines]) + b"\r\n"
 
 
 @dataclass

@@ -251,8 +251,8 @@ def test_malformed_upload_complete(server: Server, user: dict[str, str], value: 
     headers = {**user, **V8, "Content-Type": PARTIAL, "Upload-Offset": "100"}
     client = connect(server)
     with client:
-        head_bytes = request_head("PATCH", path, headers, 100)[:-2]
-        client.sendall(head_bytes + f"Upload-Complete: {value}\r\n\r\n".encode() + b"z" * 100)
+        line = f"Upload-Complete: {value}".encode()
+        client.sendall(request_head("PATCH", path, headers, 100, [line]) + b"z" * 100)
         answer = read_response(client)
     if answer.status == 200:  # ``?0;x=1;y``: parameters are ignored (RFC 9651 3.1.2), and the
         # upload took its length: complete (``has_all_bytes()``)
@@ -368,12 +368,12 @@ def test_repeated_digest_headers_are_refused(server: Server, user: dict[str, str
     data = os.urandom(100)
     path = create(server, user, data, 200)
     member = sha256_member(b"y" * 100)
-    lines = "".join(f"Content-Digest: {', '.join([member] * 30)}\r\n" for _ in range(90))
+    lines = [f"Content-Digest: {', '.join([member] * 30)}".encode() for _ in range(90)]
     headers = {**user, **V8, "Content-Type": PARTIAL, "Upload-Offset": "100"}
     headers["Upload-Complete"] = "?0"
     client = connect(server)
     with client:
-        client.sendall(request_head("PATCH", path, headers, 100)[:-2] + lines.encode() + b"\r\n")
+        client.sendall(request_head("PATCH", path, headers, 100, lines))
         with contextlib.suppress(OSError):
             client.sendall(b"y" * 100)
         answer = read_response(client)

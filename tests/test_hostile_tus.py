@@ -301,19 +301,19 @@ def test_malformed_metadata(server: Server, user: dict[str, str], case: str) -> 
     headers = {**user, **TUS, "Upload-Length": "10"}
     client = connect(server)
     with client:
-        text = request_head("POST", LIST, headers, 0)[:-2] + b"Upload-Metadata: "
-        client.sendall(text + BAD_METADATA[case].encode("latin-1") + b"\r\n\r\n")
+        line = b"Upload-Metadata: " + BAD_METADATA[case].encode("latin-1")
+        client.sendall(request_head("POST", LIST, headers, 0, [line]))
         answer = read_response(client)
     assert_tus_4xx(answer, "invalid_header")
 
 
 def test_repeated_metadata_headers_with_one_key(server: Server, user: dict[str, str]) -> None:
     """Two ``Upload-Metadata`` lines naming one key (gunicorn joins them): refused."""
-    head_bytes = request_head("POST", LIST, {**user, **TUS, "Upload-Length": "10"}, 0)
-    lines = f"Upload-Metadata: filename {b64(b'a')}\r\nUpload-Metadata: filename {b64(b'b')}\r\n"
+    lines = [f"Upload-Metadata: filename {b64(name)}".encode() for name in (b"a", b"b")]
+    head_bytes = request_head("POST", LIST, {**user, **TUS, "Upload-Length": "10"}, 0, lines)
     client = connect(server)
     with client:
-        client.sendall(head_bytes[:-2] + lines.encode() + b"\r\n")
+        client.sendall(head_bytes)
         answer = read_response(client)
     assert_tus_4xx(answer, "invalid_header")
 
@@ -333,14 +333,14 @@ def test_a_giant_metadata_block_is_refused(server: Server, user: dict[str, str])
     """90 ``Upload-Metadata`` lines of 8 KB, distinct keys: 720 KB the upload's every ``HEAD``
     would answer with (a header block most clients and proxies refuse)."""
     value = b64(b"v" * 4)
-    lines = "".join(
-        f"Upload-Metadata: {','.join(f'k{line}x{i} {value}' for i in range(500))}\r\n"
+    lines = [
+        f"Upload-Metadata: {','.join(f'k{line}x{i} {value}' for i in range(500))}".encode()
         for line in range(90)
-    )
-    head_bytes = request_head("POST", LIST, {**user, **TUS, "Upload-Length": "10"}, 0)
+    ]
+    head_bytes = request_head("POST", LIST, {**user, **TUS, "Upload-Length": "10"}, 0, lines)
     client = connect(server)
     with client:
-        client.sendall(head_bytes[:-2] + lines.encode() + b"\r\n")
+        client.sendall(head_bytes)
         answer = read_response(client)
     assert answer.status in (400, 431)  # gunicorn bounds the header block
     if "tus-resumable" in answer.headers:
@@ -411,14 +411,13 @@ def test_malformed_upload_concat(server: Server, user: dict[str, str], case: str
 def test_thousands_of_concat_urls_over_repeated_headers(
     server: Server, user: dict[str, str]
 ) -> None:
-    lines = "".join(
-        f"Upload-Concat: final;{' '.join(f'/api/tus/{line}-{i}/' for i in range(40))}\r\n"
+    lines = [
+        f"Upload-Concat: final;{' '.join(f'/api/tus/{line}-{i}/' for i in range(40))}".encode()
         for line in range(60)
-    )
-    head_bytes = request_head("POST", LIST, {**user, **TUS}, 0)
+    ]
     client = connect(server)
     with client:
-        client.sendall(head_bytes[:-2] + lines.encode() + b"\r\n")
+        client.sendall(request_head("POST", LIST, {**user, **TUS}, 0, lines))
         answer = read_response(client)
     assert_tus_4xx(answer, "invalid_header")
 
