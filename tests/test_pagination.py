@@ -46,6 +46,15 @@ def test_a_page_past_the_end_is_a_json_404(api: Any, user: Any) -> None:
     assert response.json()["code"] == "not_found"
 
 
+@pytest.mark.parametrize("value", ["0", "x", ""])
+def test_a_bad_page_is_a_json_404(api: Any, user: Any, value: str) -> None:
+    """Found by the schema fuzzing: an empty ``page=`` was read as the first page (200)."""
+    make_uploads(user, 3)
+    response = api.get(LIST_URL, {"page": value})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "x", "null", "1.5", ""])
 def test_a_bad_page_size_is_a_json_404(api: Any, user: Any, value: str) -> None:
     make_uploads(user, 3)

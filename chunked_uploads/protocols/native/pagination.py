@@ -21,12 +21,17 @@ class UploadPagination(PageNumberPagination):
 
     A ``page_size`` that is not a positive integer is refused like a bad ``page`` (DRF's ``404
     Invalid page.``) rather than silently replaced by the default: the client asked for something
-    the server does not give.
+    the server does not give. So is an empty ``page=``, which DRF would read as the first page.
     """
 
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        if request.query_params.get(self.page_query_param) == "":
+            raise NotFound(self.invalid_page_message.format(message="That page number is empty"))
+        return super().get_page_number(request, paginator)
 
     def get_page_size(self, request: Request) -> int | None:
         value = request.query_params.get(self.page_size_query_param)
