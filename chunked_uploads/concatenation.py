@@ -18,6 +18,8 @@ NULL``, which must change every row, so of two final uploads naming the same par
 the other is refused before it touches a byte. Once the final upload is complete, its partials
 (records and bytes) are deleted. If anything fails before that, the final upload is deleted and
 its claim released: the partials are as they were, and a client may send the final upload again.
+Sent again after it completed (its answer lost on the way, say), the same request (the same
+partials in the same order, owner and fields) gets the same final upload back (``_made_before``).
 
 The final upload is made under its lease, renewed as each partial is adopted and taken on by
 completion. So a final upload left unfinished with its lease run out was made by a request that
@@ -65,7 +67,16 @@ def concatenate(
         raise exceptions.ConcatenationRefused(
             f"A final upload takes at most {conf.max_concat_partials} partial uploads"
         )
-    partials = _partials(queryset, references, owner)
+    pks = [_pk(queryset.model, reference, pk) for reference, pk in references]
+    try:
+        partials = _partials(queryset, references, pks, owner)
+    except exceptions.PartialUploadNotFound:
+        if (made := _made_before(queryset, pks, owner, filename, fields or {})) is None:
+            raise
+        return made
+    claimed = any(partial.concatenated_into is not None for partial in partials)
+    if claimed and (made := _made_before(queryset, pks, owner, filename, fields or {})):
+        return made
     size = sum(partial.size or 0 for partial in partials)
     if max_bytes is not None and size > max_bytes:
         raise exceptions.SizeLimitExceeded(max_bytes)
@@ -87,10 +98,12 @@ def concatenate(
 
 
 def _partials(
-    queryset: QuerySet[Upload], references: Sequence[tuple[str, Any]], owner: Mapping[str, Any]
+    queryset: QuerySet[Upload],
+    references: Sequence[tuple[str, Any]],
+    pks: Sequence[str],
+    owner: Mapping[str, Any],
 ) -> list[Upload]:
     """The partial uploads, in order, each checked fit to be concatenated."""
-    pks = [_pk(queryset.model, reference, pk) for reference, pk in references]
     if len(set(pks)) != len(pks):
         raise exceptions.ConcatenationRefused("A final upload lists each partial upload once")
     found = {str(upload.pk): upload for upload in queryset.filter(pk__in=pks)}
@@ -102,6 +115,32 @@ def _partials(
         _check(partial, reference)
         partials.append(partial)
     return partials
+
+
+def _made_before(
+    queryset: QuerySet[Upload],
+    pks: Sequence[str],
+    owner: Mapping[str, Any],
+    filename: str | None,
+    fields: Mapping[str, Any],
+) -> Upload | None:
+    """The completed final upload this request already made, if any: of exactly these partials in
+    this order, for this owner, with these fields. It is a retry whose first answer was lost (or
+    whose worker died before the partials were deleted): it gets that upload again, announced once,
+    and any partial of it still there is deleted."""
+    if not pks:
+        return None
+    candidates = queryset.filter(
+        concatenation=Concatenation.FINAL, status=UploadStatus.COMPLETE, concat_partials__0=pks[0]
+    )
+    for made in candidates:
+        same = made.concat_partials == list(pks) and _owned(made, owner)
+        same = same and (filename is None or made.filename == filename)
+        if same and all(getattr(made, name) == value for name, value in fields.items()):
+            for leftover in queryset.filter(concatenated_into=made.pk):
+                uploads.delete_upload(leftover)
+            return made
+    return None
 
 
 def _pk(model: type[AbstractChunkedUpload], reference: str, value: Any) -> str:

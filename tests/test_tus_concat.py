@@ -19,7 +19,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from chunked_uploads import concatenation, exceptions, signals
+from chunked_uploads import concatenation, exceptions, signals, uploads
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.stores import get_store
 
@@ -248,11 +248,77 @@ def test_unknown_and_foreign_partials_look_the_same(api: APIClient, other_api: A
 
 
 def test_partials_are_single_use(api: APIClient) -> None:
+    urls = [new_partial(api, b"abc"), new_partial(api, b"def"), new_partial(api, b"ghi")]
+    assert final(api, urls).status_code == 201
+    for other in (urls[:2], urls[::-1], [urls[0], urls[2], urls[1]]):
+        response = final(api, other)
+        assert response.status_code == 404  # deleted once the first final upload completed
+    assert ChunkedUpload.objects.count() == 1
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_final_upload_sent_again_gets_the_same_upload(
+    api: APIClient, store: Any, completed: list[ChunkedUpload]
+) -> None:
+    """A client whose answer was lost sends the same request again: it gets the upload its first
+    request made, once announced, instead of a 404 for partials already deleted."""
+    metadata = "filename ZmlsZS5iaW4="
+    with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
+        urls = [new_partial(api, b"abc" * 1000), new_partial(api, b"def" * 1000)]
+        first = final(api, urls, HTTP_UPLOAD_METADATA=metadata)
+        assert first.status_code == 201, first.content
+        again = final(api, urls, HTTP_UPLOAD_METADATA=metadata)
+        assert again.status_code == 201, again.content
+        assert again["Location"] == first["Location"]
+        made = upload_of(again["Location"])
+        assert stored_bytes(made) == b"abc" * 1000 + b"def" * 1000
+    assert list(ChunkedUpload.objects.all()) == [made]
+    assert [upload.pk for upload in completed] == [made.pk]
+
+
+def test_the_same_partials_with_other_metadata_are_another_request(api: APIClient) -> None:
+    urls = [new_partial(api, b"abc"), new_partial(api, b"def")]
+    assert final(api, urls, HTTP_UPLOAD_METADATA="filename YS5iaW4=").status_code == 201
+    for metadata in ("filename Yi5iaW4=", ""):
+        response = final(api, urls, HTTP_UPLOAD_METADATA=metadata)
+        assert response.status_code == 404, response.content
+
+
+def test_another_user_sending_the_same_final_upload_gets_404(
+    api: APIClient, other_api: APIClient
+) -> None:
     urls = [new_partial(api, b"abc"), new_partial(api, b"def")]
     assert final(api, urls).status_code == 201
-    response = final(api, urls)
-    assert response.status_code == 404  # deleted once the first final upload completed
-    assert ChunkedUpload.objects.count() == 1
+    response = other_api.post(URL, **{**TUS, "HTTP_UPLOAD_CONCAT": "final;" + " ".join(urls)})
+    assert response.status_code == 404
+    assert response.json()["code"] == "partial_upload_not_found"
+
+
+@pytest.mark.parametrize("store", STORES)
+@pytest.mark.parametrize("deleted", [0, 1], ids=["none-deleted", "one-deleted"])
+def test_a_final_upload_whose_maker_died_after_completing_it_is_given_back(
+    api: APIClient, user: Any, store: Any, deleted: int, completed: list[ChunkedUpload]
+) -> None:
+    """What a worker killed after completing a final upload leaves (the upload complete, some or
+    all of its partials not yet deleted): the retry gets that upload and the partials go."""
+    with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
+        urls = [new_partial(api, b"abc" * 1000), new_partial(api, b"def" * 1000)]
+        partials = [upload_of(url) for url in urls]
+        store_ = get_store()
+        made, lease = concatenation._create(
+            ChunkedUpload, partials, {"user": user}, None, {}, store_
+        )
+        concatenation._claim(made, partials)
+        concatenation._adopt(made, partials, store_, lease)
+        uploads.complete(made, None, lease=lease)
+        for partial in partials[:deleted]:
+            uploads.delete_upload(partial)
+        response = final(api, urls)
+        assert response.status_code == 201, response.content
+        assert upload_of(response["Location"]).pk == made.pk
+        assert stored_bytes(made) == b"abc" * 1000 + b"def" * 1000
+    assert list(ChunkedUpload.objects.all()) == [made]
+    assert [upload.pk for upload in completed] == [made.pk]
 
 
 def test_a_partial_claimed_by_another_final_upload_is_refused(api: APIClient) -> None:

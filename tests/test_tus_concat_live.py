@@ -4,15 +4,19 @@ Partial uploads are single-use (``concatenation.py``): two final uploads sent at
 (to separate gunicorn worker processes) that name a shared partial must not both take it. Exactly
 one is created, with exactly its partials' bytes; the other is refused (``400
 concatenation_refused`` while the winner holds the partial, ``404`` once the winner completed and
-deleted it) and leaves its other partials free for another final upload. Runs on the suite's
+deleted it) and leaves its other partials free for another final upload. The same final upload
+sent again (its first answer lost) gets the upload the first request made. Runs on the suite's
 database (``DATABASE_URL``: SQLite, PostgreSQL or MariaDB).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Iterator
 from functools import partial
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -77,3 +81,29 @@ def test_two_final_uploads_never_share_a_partial(server: LiveServer, round_: int
     again = final(server, [free])
     assert again.status_code == 201, again.text
     assert server.stored_bytes(upload_id(again.headers["location"])) == piece
+
+
+def test_a_final_upload_whose_answer_was_lost_is_given_again(server: LiveServer) -> None:
+    """The client sends the final upload and hangs up before the answer: the server makes it all
+    the same, and the client's retry gets that upload instead of a 404 for deleted partials."""
+    pieces = [os.urandom(256 * 1024 + n) for n in range(4)]
+    urls = [new_partial(server, piece) for piece in pieces]
+    host, port = urlsplit(server.url).hostname or "", urlsplit(server.url).port or 80
+    headers = {**server.headers, **TUS, "Upload-Concat": "final;" + " ".join(urls)}
+    lines = [f"POST {TUS_PATH} HTTP/1.1", f"Host: {host}:{port}", "Content-Length: 0"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection((host, port), timeout=30) as connection:
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    deadline = time.monotonic() + 30
+    while (retry := final(server, urls)).status_code != 201 and time.monotonic() < deadline:
+        assert_refused(retry)  # 400 while the first request still holds the partials
+        time.sleep(0.1)
+    assert retry.status_code == 201, retry.text
+    made = upload_id(retry.headers["location"])
+    assert server.stored_bytes(made) == b"".join(pieces)
+    again = final(server, urls)
+    assert again.status_code == 201, again.text
+    assert again.headers["location"] == retry.headers["location"]
+    for url in urls:  # the partials are gone: only the final upload answers
+        head = httpx.head(url, headers={**server.headers, **TUS}, timeout=30)
+        assert head.status_code == 404
