@@ -15,9 +15,10 @@ and the hook, once).
 Partials are single-use. The final upload first *claims* them, in one transaction: one
 conditional ``UPDATE ... SET concatenated_into = F WHERE pk IN (...) AND concatenated_into IS
 NULL``, which must change every row, so of two final uploads naming the same partial one wins and
-the other is refused before it touches a byte. Once the final upload is complete, its partials
-(records and bytes) are deleted. If anything fails before that, the final upload is deleted and
-its claim released: the partials are as they were, and a client may send the final upload again.
+the other is refused before it touches a byte. Once the final upload is complete, its partials'
+bytes are discarded; their records stay, complete and claimed, until they expire (they no longer
+count against the quotas). If anything fails before that, the final upload is deleted and its
+claim released: the partials are as they were, and a client may send the final upload again.
 Sent again after it completed (its answer lost on the way, say), the same request (the same
 partials in the same order, owner and fields) gets the same final upload back (``_made_before``).
 
@@ -93,7 +94,7 @@ def concatenate(
             raise exceptions.StoredBytesMissing() from error
         raise
     for partial in partials:
-        uploads.delete_upload(partial)
+        _use_up(partial, store)
     return final
 
 
@@ -137,10 +138,20 @@ def _made_before(
         same = made.concat_partials == list(pks) and _owned(made, owner)
         same = same and (filename is None or made.filename == filename)
         if same and all(getattr(made, name) == value for name, value in fields.items()):
-            for leftover in queryset.filter(concatenated_into=made.pk):
-                uploads.delete_upload(leftover)
+            for leftover in queryset.filter(concatenated_into=made.pk).exclude(file=""):
+                _use_up(leftover, get_store())
             return made
     return None
+
+
+def _use_up(partial: AbstractChunkedUpload, store: ChunkStore) -> None:
+    """Discard the bytes of a partial its final upload took; keep its record, still claimed, until
+    it expires: a client retrying the final upload asks for its partials (tus-js-client sends a ``HEAD`` for
+    each) and finds them complete, then gets the final upload again (``_made_before``)."""
+    name, state = partial.file.name, partial.store_state
+    if name:
+        store.discard(name, state)
+    type(partial)._default_manager.filter(pk=partial.pk).update(file="", store_state=None)
 
 
 def _pk(model: type[AbstractChunkedUpload], reference: str, value: Any) -> str:

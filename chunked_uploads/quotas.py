@@ -11,6 +11,10 @@ An upload whose length is not known yet (tus ``Upload-Defer-Length``, an IETF up
 without ``Upload-Length``) counts the bytes it holds, and each append to it is checked by
 ``check_growth()`` from its headers, so that it cannot grow past the quota one request at a time.
 
+Partial uploads (tus concatenation) count until a final upload takes them; from then on the final
+upload counts for their bytes, and the records a completed one leaves (``concatenation.py``) count
+for nothing.
+
 Anonymous uploads are not limited here: the view's permissions and DRF's throttling decide who may
 upload at all.
 
@@ -29,7 +33,7 @@ from django.utils import timezone
 
 from . import exceptions
 from .conf import conf
-from .models import AbstractChunkedUpload, unfinished_uploads
+from .models import AbstractChunkedUpload, Concatenation, unfinished_uploads
 from .ranges import ContentRange
 
 
@@ -102,4 +106,4 @@ def _unfinished(model: type[AbstractChunkedUpload], user_field: str, user: Any) 
     alive_since = timezone.now() - conf.expiration_delta
     return model._default_manager.filter(
         unfinished_uploads(), **{user_field: user}, created_at__gt=alive_since
-    )
+    ).exclude(concatenation=Concatenation.PARTIAL, concatenated_into__isnull=False)

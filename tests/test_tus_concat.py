@@ -74,6 +74,21 @@ def expected_checksum(data: bytes, algorithm: str) -> str:
     return hashlib.new(algorithm, data).hexdigest()
 
 
+def assert_used_up(api: APIClient, made: ChunkedUpload, partial_urls: list[str]) -> None:
+    """The final upload ``made`` took the partials: their bytes are gone, their records stay
+    (complete, claimed by it) for a client that retries, and only ``made`` holds a file."""
+    for url in partial_urls:
+        partial = upload_of(url)
+        assert (partial.concatenated_into, partial.file.name) == (made.pk, "")
+        assert partial.store_state is None
+        response = head(api, url)
+        assert response.status_code == 200
+        assert response["Upload-Offset"] == response["Upload-Length"]
+        assert response["Upload-Concat"] == "partial"
+    assert list(ChunkedUpload.objects.exclude(file="")) == [made]
+    assert ChunkedUpload.objects.count() == 1 + len(partial_urls)
+
+
 @pytest.mark.parametrize("store", STORES)
 @pytest.mark.parametrize("algorithm", ["md5", "crc32c", "sha256"])
 def test_final_upload_is_the_partials_in_order(
@@ -96,9 +111,8 @@ def test_final_upload_is_the_partials_in_order(
     assert response["Upload-Concat"] == "final;" + " ".join(partials)
     assert response["Upload-Length"] == response["Upload-Offset"] == str(len(data))
     assert response["Upload-Metadata"] == metadata
-    # Single-use: the partials are gone once the final upload is complete, bytes and all.
-    assert ChunkedUpload.objects.get() == upload
-    assert head(api, partials[0]).status_code == 404
+    # Single-use: the partials' bytes are gone once the final upload is complete.
+    assert_used_up(api, upload, partials)
 
 
 @pytest.mark.parametrize("store", STORES)
@@ -252,8 +266,9 @@ def test_partials_are_single_use(api: APIClient) -> None:
     assert final(api, urls).status_code == 201
     for other in (urls[:2], urls[::-1], [urls[0], urls[2], urls[1]]):
         response = final(api, other)
-        assert response.status_code == 404  # deleted once the first final upload completed
-    assert ChunkedUpload.objects.count() == 1
+        assert response.status_code == 400  # taken by the first final upload
+        assert response.json()["code"] == "concatenation_refused"
+    assert ChunkedUpload.objects.filter(concatenation="final").count() == 1
 
 
 @pytest.mark.parametrize("store", STORES)
@@ -272,7 +287,7 @@ def test_a_final_upload_sent_again_gets_the_same_upload(
         assert again["Location"] == first["Location"]
         made = upload_of(again["Location"])
         assert stored_bytes(made) == b"abc" * 1000 + b"def" * 1000
-    assert list(ChunkedUpload.objects.all()) == [made]
+    assert_used_up(api, made, urls)
     assert [upload.pk for upload in completed] == [made.pk]
 
 
@@ -281,7 +296,8 @@ def test_the_same_partials_with_other_metadata_are_another_request(api: APIClien
     assert final(api, urls, HTTP_UPLOAD_METADATA="filename YS5iaW4=").status_code == 201
     for metadata in ("filename Yi5iaW4=", ""):
         response = final(api, urls, HTTP_UPLOAD_METADATA=metadata)
-        assert response.status_code == 404, response.content
+        assert response.status_code == 400, response.content  # taken by the first request
+        assert response.json()["code"] == "concatenation_refused"
 
 
 def test_another_user_sending_the_same_final_upload_gets_404(
@@ -295,12 +311,13 @@ def test_another_user_sending_the_same_final_upload_gets_404(
 
 
 @pytest.mark.parametrize("store", STORES)
-@pytest.mark.parametrize("deleted", [0, 1], ids=["none-deleted", "one-deleted"])
+@pytest.mark.parametrize("deleted", [0, 1], ids=["none-used-up", "one-used-up"])
 def test_a_final_upload_whose_maker_died_after_completing_it_is_given_back(
     api: APIClient, user: Any, store: Any, deleted: int, completed: list[ChunkedUpload]
 ) -> None:
     """What a worker killed after completing a final upload leaves (the upload complete, some or
-    all of its partials not yet deleted): the retry gets that upload and the partials go."""
+    all of its partials still holding their bytes): the retry gets that upload and the partials'
+    bytes go."""
     with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
         urls = [new_partial(api, b"abc" * 1000), new_partial(api, b"def" * 1000)]
         partials = [upload_of(url) for url in urls]
@@ -312,12 +329,12 @@ def test_a_final_upload_whose_maker_died_after_completing_it_is_given_back(
         concatenation._adopt(made, partials, store_, lease)
         uploads.complete(made, None, lease=lease)
         for partial in partials[:deleted]:
-            uploads.delete_upload(partial)
+            concatenation._use_up(partial, store_)
         response = final(api, urls)
         assert response.status_code == 201, response.content
         assert upload_of(response["Location"]).pk == made.pk
         assert stored_bytes(made) == b"abc" * 1000 + b"def" * 1000
-    assert list(ChunkedUpload.objects.all()) == [made]
+    assert_used_up(api, made, urls)
     assert [upload.pk for upload in completed] == [made.pk]
 
 
@@ -366,7 +383,7 @@ def test_a_final_upload_whose_maker_died_gives_its_partials_up(
         made = upload_of(response["Location"])
         assert stored_bytes(made) == b"abc" * 1000 + b"def" * 1000
         assert not queryset.filter(pk=dead.pk).exists()
-        assert list(queryset.all()) == [made]
+        assert_used_up(api, made, urls)
 
 
 @pytest.mark.parametrize("store", STORES)
@@ -405,6 +422,21 @@ def test_partials_expire_even_when_complete(api: APIClient) -> None:
         assert "has expired" in response.json()["detail"]
         call_command("delete_expired_uploads", stdout=open(os.devnull, "w"))  # noqa: SIM115
     assert not ChunkedUpload.objects.exists()
+
+
+def test_used_up_partials_expire_and_the_final_upload_stays(api: APIClient) -> None:
+    url, partials = concatenate(api, [b"abc", b"def"])
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        call_command("delete_expired_uploads", stdout=open(os.devnull, "w"))  # noqa: SIM115
+        assert [head(api, partial).status_code for partial in partials] == [404, 404]
+    assert list(ChunkedUpload.objects.all()) == [upload_of(url)]
+    assert stored_bytes(upload_of(url)) == b"abcdef"
+
+
+@override_settings(DRF_CHUNKED_UPLOAD_MAX_UNFINISHED_BYTES=10)
+def test_used_up_partials_count_no_bytes(api: APIClient) -> None:
+    concatenate(api, [b"abcd", b"efgh"])
+    assert create(api, 10, HTTP_UPLOAD_CONCAT="partial").status_code == 201
 
 
 def test_a_complete_upload_that_is_not_partial_never_expires(api: APIClient) -> None:

@@ -16,7 +16,7 @@ from chunked_uploads.models import ChunkedUpload
 
 from .s3server import Bucket, s3_bucket, s3_endpoint  # noqa: F401
 from .test_tus import head, upload_of
-from .test_tus_concat import final, new_partial
+from .test_tus_concat import assert_used_up, final, new_partial
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +57,8 @@ def concatenate(api: APIClient, bucket: Bucket, sizes: list[int]) -> tuple[Chunk
     assert bucket.read(upload.store_state["key"]) == data
     assert upload.checksum == checksum(data, upload.checksum_algorithm)
     assert head(api, response["Location"])["Upload-Offset"] == str(len(data))
-    # The partials and their objects are gone; no multipart upload is left open.
-    assert ChunkedUpload.objects.get() == upload
+    # The partials' objects are gone (their records stay, used up); no multipart upload is open.
+    assert_used_up(api, upload, urls)
     assert not set(keys) & set(bucket.object_keys())
     assert bucket.multipart_uploads() == []
     return upload, data

@@ -127,6 +127,53 @@ def test_parallel_uploads_concatenate(
     assert response.headers["upload-concat"] == creations[-1]["concat"]
     assert response.headers["repr-digest"] == "md5=:" + b64_md5(content) + ":"
     assert server.stored_bytes(upload_id(url)) == content
-    for partial in partial_urls:  # used up by the final upload
-        gone = httpx.head(partial, headers={**server.headers, **TUS})
-        assert gone.status_code == 404
+    for partial in partial_urls:  # used up by the final upload: a record without bytes
+        used_up = httpx.head(partial, headers={**server.headers, **TUS})
+        assert used_up.status_code == 200
+        assert used_up.headers["upload-offset"] == used_up.headers["upload-length"]
+
+
+def test_parallel_uploads_resume_after_a_lost_final_answer_without_sending_again(
+    tusjs: Path, server: servers.LiveServer, tmp_path: Path
+) -> None:
+    """The answer to the final upload is lost after the server made it. tus-js-client 4.3.1 does
+    not retry a final upload itself: it reports the error. The application starts it again from
+    its stored URLs (as Uppy's retry does): the client asks each partial's offset (``HEAD``), finds
+    them complete, sends the same final upload again and gets the one the server made: no byte is
+    sent twice and no second file is made."""
+    path, content = make_file(tmp_path, 8 * MiB + 3)
+    storage = str(tmp_path / "urls.json")
+    before = set(whole_files(server, len(content)))
+    first = run_client(
+        tusjs,
+        server,
+        fails=True,
+        file=str(path),
+        parallelUploads=4,
+        storage=storage,
+        loseFinalAnswer=True,
+    )
+    lost = next(e for e in first if e["event"] == "lost")
+    assert lost["status"] == 201
+    assert first[-1]["event"] == "error"
+    final_request = next(e for e in first if (e.get("concat") or "").startswith("final;"))
+    second = run_client(
+        tusjs, server, file=str(path), parallelUploads=4, storage=storage, resume=True
+    )
+    requests = [e for e in second if e["event"] == "request"]
+    assert [e["method"] for e in requests] == ["HEAD"] * 4 + ["POST"], requests
+    assert requests[-1]["concat"] == final_request["concat"]  # the same final upload again
+    assert second[-1]["event"] == "success"
+    url = second[-1]["url"]
+    assert url == lost["location"]
+    assert server.stored_bytes(upload_id(url)) == content
+    assert [made for made in whole_files(server, len(content)) if made not in before] == [
+        upload_id(url)
+    ]
+
+
+def whole_files(server: servers.LiveServer, size: int) -> list[str]:
+    """The ids of the server's uploads of ``size`` bytes (the native API lists every protocol's)."""
+    listed = httpx.get(f"{server.url}/api/uploads/", headers=server.headers, timeout=30).json()
+    assert listed["next"] is None
+    return [upload["id"] for upload in listed["results"] if upload["size"] == size]

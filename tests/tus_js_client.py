@@ -50,9 +50,12 @@ def live_server() -> AbstractContextManager[servers.LiveServer]:
     return servers.live_server(workers=2, worker_class="gthread", threads=4, settings=settings)
 
 
-def run_client(tusjs: Path, server: servers.LiveServer, **options: Any) -> list[dict[str, Any]]:
-    """Run ``upload.mjs`` to its end; its events, the last one ``success`` unless it was aborted.
-    The endpoint is the tus one unless ``options`` name another."""
+def run_client(
+    tusjs: Path, server: servers.LiveServer, *, fails: bool = False, **options: Any
+) -> list[dict[str, Any]]:
+    """Run ``upload.mjs`` to its end; its events, the last one ``success`` unless it was aborted
+    (or ``error``, and the client's exit status 1, when it ``fails``). The endpoint is the tus one
+    unless ``options`` name another."""
     arguments = {"endpoint": f"{server.url}{TUS_URL}", "token": server.token, **options}
     result = subprocess.run(
         ["node", "upload.mjs", json.dumps(arguments)],
@@ -63,7 +66,8 @@ def run_client(tusjs: Path, server: servers.LiveServer, **options: Any) -> list[
         check=False,
     )
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert result.returncode == int(fails), f"{result.stdout}\n{result.stderr}"
+    assert (events[-1]["event"] == "error") == fails, events[-1]
     return events
 
 

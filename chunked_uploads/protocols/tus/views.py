@@ -84,7 +84,7 @@ class TusUploadViewSet(HeaderProtocolViewSet):
 
     def create_final(self, request: Request, urls: tuple[str, ...]) -> Response:
         """Create a final upload of the partial uploads ``urls`` names, complete at once: their
-        bytes become its bytes (``concatenation.py``); the partials are deleted."""
+        bytes become its bytes (``concatenation.py``); the partials' bytes are deleted."""
         meta = request.META
         if any(
             tus.header(meta, name) is not None for name in ("Upload-Length", "Upload-Defer-Length")
