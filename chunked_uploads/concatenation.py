@@ -71,7 +71,7 @@ def concatenate(
     pks = [_pk(queryset.model, reference, pk) for reference, pk in references]
     try:
         partials = _partials(queryset, references, pks, owner)
-    except exceptions.PartialUploadNotFound:
+    except (exceptions.PartialUploadNotFound, exceptions.ConcatenationRefused):
         if (made := _made_before(queryset, pks, owner, filename, fields or {})) is None:
             raise
         return made
@@ -175,6 +175,8 @@ def _check(partial: AbstractChunkedUpload, reference: str) -> None:
         raise exceptions.ConcatenationRefused(f"{reference} is not a partial upload")
     if partial.expired:
         raise exceptions.ConcatenationRefused(f"{reference} has expired")
+    if partial.concatenated_into is not None and partial.size and not partial.file.name:
+        raise exceptions.ConcatenationRefused(f"{reference} was used up by another final upload")
     if partial.status != UploadStatus.COMPLETE:
         raise exceptions.ConcatenationRefused(
             f"{reference} is unfinished ({partial.offset} of {partial.size} bytes): "

@@ -300,6 +300,19 @@ def test_the_same_partials_with_other_metadata_are_another_request(api: APIClien
         assert response.json()["code"] == "concatenation_refused"
 
 
+def test_partials_used_up_by_a_deleted_final_upload_are_refused(api: APIClient) -> None:
+    urls = [new_partial(api, b"abc"), new_partial(api, b"def")]
+    made = final(api, urls)
+    assert api.delete(made["Location"], **TUS).status_code == 204
+    response = final(api, urls)
+    assert response.status_code == 400  # their bytes went with the final upload
+    assert response.json() == {
+        "detail": f"{urls[0]} was used up by another final upload",
+        "code": "concatenation_refused",
+    }
+    assert not ChunkedUpload.objects.filter(concatenation="final").exists()
+
+
 def test_another_user_sending_the_same_final_upload_gets_404(
     api: APIClient, other_api: APIClient
 ) -> None:
