@@ -127,8 +127,8 @@ def _made_before(
 ) -> Upload | None:
     """The completed final upload this request already made, if any: of exactly these partials in
     this order, for this owner, with these fields. It is a retry whose first answer was lost (or
-    whose worker died before the partials were deleted): it gets that upload again, announced once,
-    and any partial of it still there is deleted."""
+    whose worker died before the partials were used up): it gets that upload again, announced
+    once, and any partial of it still holding bytes is used up."""
     if not pks:
         return None
     candidates = queryset.filter(
@@ -146,8 +146,8 @@ def _made_before(
 
 def _use_up(partial: AbstractChunkedUpload, store: ChunkStore) -> None:
     """Discard the bytes of a partial its final upload took; keep its record, still claimed, until
-    it expires: a client retrying the final upload asks for its partials (tus-js-client sends a ``HEAD`` for
-    each) and finds them complete, then gets the final upload again (``_made_before``)."""
+    it expires: a client retrying the final upload asks for its partials (tus-js-client sends a
+    ``HEAD`` for each), finds them complete, then gets the final upload again (``_made_before``)."""
     name, state = partial.file.name, partial.store_state
     if name:
         store.discard(name, state)
