@@ -7,7 +7,7 @@ It has the interface of ``uploads.ChunkSession`` (``write``, ``commit``, ``abort
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from . import exceptions
 from .combinable_checksums import Crc32cDigest, is_combinable
@@ -16,7 +16,7 @@ from .models import AbstractChunkedUpload
 from .parts import acknowledge, advance_prefix, release, renew, state_bytes
 from .ranges import ContentRange
 from .resumable_digests import is_resumable, new_digest
-from .stores import ChunkStore, ChunkWriter
+from .stores import ChunkStore, ChunkWriter, FencedWriter, StoreBusy
 
 
 class PartSession:
@@ -61,15 +61,22 @@ class PartSession:
         self._writer: ChunkWriter | None = store.open_part_writer(
             name, byte_range.start, byte_range.length, upload.store_state
         )
+        # A writer that can fence under its own lock does (``FencedWriter``); others are fenced
+        # just before each write.
+        self._fenced = isinstance(self._writer, FencedWriter)
+        if self._fenced:
+            cast(FencedWriter, self._writer).fence = self._renew_if_due
 
     def write(self, data: bytes | memoryview) -> None:
         if self.received + len(data) > self._range.length:
             raise exceptions.ChunkSizeMismatch(self.received + len(data), self._range.length)
-        if time.time() - self._renewed_at >= conf.lease_seconds / 3:
-            renew(self.upload, self._token)
-            self._renewed_at = time.time()
+        if not self._fenced:
+            self._renew_if_due()
         assert self._writer is not None, "write() after commit() or abort()"
-        self._writer.write(data)
+        try:
+            self._writer.write(data)
+        except StoreBusy:
+            raise exceptions.UploadBusy() from None
         if self._digest is not None:
             self._digest.update(data)
         if self._crc is not None:
@@ -100,6 +107,13 @@ class PartSession:
 
             announce_chunk(self.upload, byte_range, created=self._created)
         return self.upload
+
+    def _renew_if_due(self) -> None:
+        """The fence: a reservation renewed less than a third of its length ago cannot have been
+        taken over; an older one is renewed, or ``UploadBusy`` if another request took it."""
+        if time.time() - self._renewed_at >= conf.lease_seconds / 3:
+            renew(self.upload, self._token)
+            self._renewed_at = time.time()
 
     def abort(self) -> None:
         if self.committed:

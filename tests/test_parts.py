@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from rest_framework.test import APIClient
 
 from chunked_uploads import parts, uploads
 from chunked_uploads.models import ChunkedUpload
+from chunked_uploads.part_sessions import PartSession
 from chunked_uploads.ranges import ContentRange
 
 from .helpers import LIST_URL, md5, put_chunk, stored_bytes
@@ -224,6 +226,64 @@ def test_a_writer_that_stalled_past_its_reservation_stops(
             with pytest.raises(parts.exceptions.UploadBusy):
                 stalled.write(b"x" * 100)
             stalled.abort()
+            assert send(api, url, data, 2 * CHUNK).status_code == 200
+            assert api.post(url, {"md5": md5(data)}, format="json").status_code == 200
+        assert stored_bytes(ChunkedUpload.objects.get()) == data
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("store", STORES)
+def test_a_writer_paused_after_its_fence_cannot_overwrite_acknowledged_bytes(
+    api: APIClient, payload: bytes, store: Any, monkeypatch: Any
+) -> None:
+    """The window the fence alone leaves: a writer passes its fence (its reservation still its
+    own), then is paused before it writes, while its reservation runs out and another request
+    stores the range. The paused write must land before the other's bytes, never over them once
+    acknowledged: the local store holds the range's lock from the fence to the write, so the
+    other request writes after it; the storage store writes each chunk to an object of its own."""
+    data = payload[: CHUNK * 3]
+    inside, go_on = threading.Event(), threading.Event()
+    fence = PartSession._renew_if_due
+
+    def paused_fence(session: PartSession) -> None:
+        fence(session)
+        if session.byte_range is not None and session is stalled_session[0]:
+            inside.set()
+            assert go_on.wait(10)
+
+    stalled_session: list[Any] = [None]
+    monkeypatch.setattr(PartSession, "_renew_if_due", paused_fence)
+    with override_settings(DRF_CHUNKED_UPLOAD_STORE=store):
+        url = start(api, data)
+        upload = ChunkedUpload.objects.get()
+        stalled = uploads.resume(upload, parts_range(CHUNK, 2 * CHUNK, len(data)))
+        assert isinstance(stalled, PartSession)
+        stalled_session[0] = stalled
+        outcome: dict[str, Any] = {}
+
+        def stalled_write() -> None:
+            try:
+                stalled.write(b"x" * CHUNK)
+                stalled.commit()
+                outcome["stalled"] = "committed"
+            except parts.exceptions.UploadBusy:
+                outcome["stalled"] = "busy"
+                stalled.abort()
+
+        def other_request() -> None:
+            outcome["other"] = send(api, url, data, CHUNK).status_code
+
+        writer = threading.Thread(target=stalled_write)
+        writer.start()
+        assert inside.wait(10)
+        with time_machine.travel(time.time() + 3600, tick=False):
+            other = threading.Thread(target=other_request)
+            other.start()
+            time.sleep(0.3)  # the other request reserved the range and waits to write in it
+            go_on.set()
+            other.join(10)
+            writer.join(10)
+            assert outcome == {"stalled": "busy", "other": 200}
             assert send(api, url, data, 2 * CHUNK).status_code == 200
             assert api.post(url, {"md5": md5(data)}, format="json").status_code == 200
         assert stored_bytes(ChunkedUpload.objects.get()) == data

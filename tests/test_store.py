@@ -1,16 +1,20 @@
-"""Tests of the local-filesystem store: truncation to the offset, the per-write lock, moves, discard."""
+"""Tests of the local-filesystem store: truncation to the offset, the per-write lock, the part
+writers' range lock, moves, discard."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.test import override_settings
 
-from chunked_uploads.stores import StoreBusy, StoredBytesMissing, get_store
+from chunked_uploads.stores import StoreBusy, StoredBytesMissing, get_store, local
 from chunked_uploads.stores.local import LocalFileStore
 
 
@@ -192,3 +196,54 @@ def test_a_filesystem_storage_gets_the_local_store(storage: FileSystemStorage) -
         store = get_store()
     assert type(store) is LocalFileStore
     assert store.storage is storage
+
+
+def hold_range(path: str, start: int, length: int) -> int:
+    """Another open file description holding ``[start, start + length)``, as another writer's
+    write in progress does; the caller closes it."""
+    fd = os.open(path, os.O_RDWR)
+    assert local._try_range_lock(fd, fcntl.F_OFD_SETLK, fcntl.F_WRLCK, start, length) is True
+    return fd
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_OFD_SETLK"), reason="open file description locks: Linux")
+def test_a_part_writer_waits_for_a_write_in_its_range_then_is_busy(
+    store: LocalFileStore, storage: FileSystemStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "_RANGE_LOCK_WAIT", 0.2)
+    name = store.create("upload.part")
+    write(store, name, 0, b"." * 300)
+    held = hold_range(storage.path(name), 150, 50)
+    try:
+        overlapping = store.open_part_writer(name, 100, 100)
+        with pytest.raises(StoreBusy):
+            overlapping.write(b"b" * 100)
+        overlapping.close()
+        beside = store.open_part_writer(name, 200, 100)  # no byte in common: no wait
+        beside.write(b"c" * 100)
+        beside.close()
+    finally:
+        os.close(held)  # the other write ends: the range is free
+    after = store.open_part_writer(name, 100, 100)
+    after.write(b"b" * 100)
+    after.close()
+    assert read(store, name) == b"." * 100 + b"b" * 100 + b"c" * 100
+
+
+def test_a_part_writer_writes_where_the_file_system_has_no_range_locks(
+    store: LocalFileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fcntl = fcntl.fcntl
+
+    def no_locks(fd: int, command: int, argument: Any = 0) -> Any:
+        if command == getattr(fcntl, "F_OFD_SETLK", None):
+            raise OSError(errno.ENOLCK, "No locks available")
+        return real_fcntl(fd, command, argument)
+
+    monkeypatch.setattr(local.fcntl, "fcntl", no_locks)
+    name = store.create("upload.part")
+    write(store, name, 0, b"." * 10)
+    writer = store.open_part_writer(name, 5, 5)
+    writer.write(b"abcde")
+    writer.close()
+    assert read(store, name) == b"....." + b"abcde"

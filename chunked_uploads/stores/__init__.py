@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import posixpath
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 from django.core.files.storage import FileSystemStorage, Storage
 from django.utils.module_loading import import_string
@@ -36,6 +36,7 @@ __all__ = [
     "AdoptedRange",
     "ChunkStore",
     "ChunkWriter",
+    "FencedWriter",
     "PartialBytes",
     "StoreBusy",
     "StoreState",
@@ -93,6 +94,15 @@ class ChunkWriter(Protocol):
 
     def close(self) -> None:
         """Release the writer; bytes not followed by ``finish()`` are never acknowledged."""
+
+
+@runtime_checkable
+class FencedWriter(Protocol):
+    """A part writer that runs ``fence`` under its own lock before each write, so that a writer
+    whose reservation was taken over cannot write after the new holder (``PartSession`` sets it
+    to renew the reservation when due). Writers without one are fenced before each write."""
+
+    fence: Callable[[], None] | None
 
 
 class ChunkStore(ABC):

@@ -13,7 +13,9 @@ import errno
 import fcntl
 import os
 import posixpath
-from collections.abc import Iterator
+import struct
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, cast
 
@@ -32,6 +34,10 @@ from . import (
 )
 
 _LINK_ATTEMPTS = 10
+# How long a part writer waits for another's write in its byte range (see ``_RangeWriter``).
+_RANGE_LOCK_WAIT = 5.0
+_RANGE_LOCK_POLL = 0.01
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EINVAL, errno.EOPNOTSUPP})
 _COPY_SIZE = 8 * 1024 * 1024
 # ``copy_file_range`` refused (another file system on older kernels, a file system without it):
 # copy through this process instead.
@@ -84,15 +90,32 @@ class _LocalWriter:
 class _RangeWriter(_LocalWriter):
     """Writes one chunk of a parallel upload in place at its own position. Nothing is truncated
     and the file's end says nothing (other ranges are being written), so the fence against a
-    writer that stalled past its reservation is the reservation itself: ``PartSession`` renews it
-    in the database before writing once it is due, and stops if another request took it over."""
+    writer that stalled past its reservation is the reservation itself: ``fence`` (set by
+    ``PartSession``) renews it in the database when due, and raises if another request took it.
+
+    Each write holds a lock on the chunk's byte range (an open file description lock, so threads
+    of one process exclude each other too) from the fence to the end of its ``pwrite``. A writer
+    paused between its fence and its write (a stopped process, a long pause) therefore holds the
+    range: a request that took the range over waits for it (then ``StoreBusy``), and writes after
+    it, never before. Without the lock, the paused writer's bytes could land over bytes the new
+    holder had written and acknowledged. The lock is held for one write, not the request, so a
+    stalled client blocks nobody (issue 13)."""
+
+    fence: Callable[[], None] | None = None
+
+    def __init__(self, file: File, position: int, length: int) -> None:  # type: ignore[type-arg]
+        super().__init__(file, position)
+        self._range = (position, length)
 
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
-        while view:
-            written = os.pwrite(self._fd, view, self._position)
-            self._position += written
-            view = view[written:]
+        with _range_locked(self._fd, *self._range, self._file.name or ""):
+            if self.fence is not None:
+                self.fence()
+            while view:
+                written = os.pwrite(self._fd, view, self._position)
+                self._position += written
+                view = view[written:]
 
 
 def _copy_range(source: int, target: int, start: int, length: int, name: str) -> None:
@@ -128,6 +151,40 @@ def _locked(fd: int) -> Iterator[None]:
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _range_locked(fd: int, start: int, length: int, name: str) -> Iterator[None]:
+    """An exclusive lock on ``[start, start + length)`` of ``fd``'s file, waited for at most
+    ``_RANGE_LOCK_WAIT`` seconds (its holder is one write: only a paused process holds it longer),
+    then ``StoreBusy``. Where the system or the file system has no open file description locks
+    (not Linux, some network or FUSE file systems), none."""
+    command: int | None = getattr(fcntl, "F_OFD_SETLK", None)
+    locked: bool | None = False
+    if command is not None and length > 0:
+        deadline = time.monotonic() + _RANGE_LOCK_WAIT
+        while (locked := _try_range_lock(fd, command, fcntl.F_WRLCK, start, length)) is False:
+            if time.monotonic() >= deadline:
+                raise StoreBusy(name)
+            time.sleep(_RANGE_LOCK_POLL)
+    try:
+        yield
+    finally:
+        if locked and command is not None:
+            _try_range_lock(fd, command, fcntl.F_UNLCK, start, length)
+
+
+def _try_range_lock(fd: int, command: int, kind: int, start: int, length: int) -> bool | None:
+    """Take (or release) the lock: whether it was taken, ``None`` if the file system has none."""
+    try:
+        fcntl.fcntl(fd, command, struct.pack("hhqqi", kind, os.SEEK_SET, start, length, 0))
+    except OSError as error:
+        if error.errno in _NO_LOCKS:
+            return None
+        if error.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
 
 
 class _MovableFile(File):  # type: ignore[type-arg]
@@ -173,7 +230,7 @@ class LocalFileStore(ChunkStore):
     ) -> ChunkWriter:
         """Write in place at ``start``: the range is reserved in the database, so writers of one
         upload never share a byte, and nothing is truncated (other ranges are being written)."""
-        return _RangeWriter(self.storage.open(name, "r+b"), start)
+        return _RangeWriter(self.storage.open(name, "r+b"), start, length)
 
     def open_part_reader(self, name: str, start: int, record: object) -> IO[bytes]:
         reader: IO[bytes] = self.storage.open(name, "rb")
