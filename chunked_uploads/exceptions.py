@@ -170,6 +170,18 @@ class ConcatenationRefused(UploadError):
         self.reason = reason
 
 
+class InvalidIdempotencyKey(UploadError):
+    """The creation request's idempotency key is empty, too long or not visible ASCII."""
+
+    def __init__(self, max_chars: int) -> None:
+        super().__init__(max_chars)
+        self.max_chars = max_chars
+
+
+class IdempotencyKeyReused(UploadError):
+    """The idempotency key made an upload for another request (another total or mode)."""
+
+
 class UploadBusy(UploadError):
     """Another request holds the upload; retry later."""
 

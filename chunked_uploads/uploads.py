@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from django.db import router, transaction
-from django.db.models import Q
+from django.db import IntegrityError, router, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from . import exceptions, handoff, parts, signals
@@ -91,6 +91,19 @@ def _refresh(upload: AbstractChunkedUpload) -> None:
 
 def _release(upload: AbstractChunkedUpload, token: uuid.UUID) -> None:
     type(upload)._default_manager.filter(pk=upload.pk, lease_token=token).update(**_FREE_LEASE)
+
+
+def _insert(upload: AbstractChunkedUpload) -> None:
+    """Insert the new upload's row; ``UploadBusy`` if its id is taken: another request with the
+    same idempotency key made it a moment ago (``idempotent_id``), and its retry will find it."""
+    model = type(upload)
+    try:
+        with transaction.atomic(using=router.db_for_write(model, instance=upload)):
+            upload.save(force_insert=True)
+    except IntegrityError:
+        if model._default_manager.filter(pk=upload.pk).exists():
+            raise exceptions.UploadBusy() from None
+        raise
 
 
 def hold_new(upload: AbstractChunkedUpload) -> uuid.UUID:
@@ -321,6 +334,52 @@ def _open_writer(store: ChunkStore, upload: AbstractChunkedUpload, offset: int) 
         raise exceptions.StoredBytesMissing() from None
 
 
+# The namespace of the upload ids that idempotency keys name (``idempotent_id``).
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d4c1e-5b2a-4c36-9a57-1f0c2f3e8d41")
+
+
+def idempotent_id(
+    model: type[AbstractChunkedUpload], owner: Mapping[str, Any], key: str
+) -> uuid.UUID:
+    """The id of the upload a creation request carrying the idempotency ``key`` makes for
+    ``owner``: the same when the request is sent again, another for any other owner or key. A
+    second row with that id cannot be inserted, so two requests with one key never make two
+    uploads, on any database."""
+    who = "&".join(f"{name}={getattr(value, 'pk', value)}" for name, value in sorted(owner.items()))
+    return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{model._meta.label_lower}\n{who}\n{key}")
+
+
+def made_before(
+    queryset: QuerySet[Upload],
+    upload_id: uuid.UUID,
+    *,
+    total: int | None,
+    parallel: bool,
+    whole: bool,
+) -> Upload | None:
+    """The upload an earlier creation request with the same idempotency key made, for its retry
+    (``idempotent_id``), or ``None``: the earlier request never made it, or (``whole``) it is the
+    remains of a single shot that died part-way, deleted here so that the retry makes it again.
+    ``IdempotencyKeyReused`` if it was made for another total or mode; ``UploadBusy`` while the
+    earlier request still writes it."""
+    upload = queryset.filter(pk=upload_id).first()
+    if upload is None:
+        return None
+    if upload.parallel != parallel or (total is not None and upload.size != total):
+        raise exceptions.IdempotencyKeyReused()
+    if upload.status == UploadStatus.COMPLETE:
+        return upload
+    if (
+        upload.lease_token is not None
+        and (upload.lease_expires_at or timezone.now()) > timezone.now()
+    ):
+        raise exceptions.UploadBusy()
+    if whole:
+        delete_upload(upload)
+        return None
+    return upload
+
+
 def start(
     model: type[AbstractChunkedUpload],
     byte_range: ContentRange | None,
@@ -358,7 +417,7 @@ def start(
     else:
         token = hold_new(upload)
     upload.filename = filename or str(upload.pk)
-    upload.save(force_insert=True)
+    _insert(upload)
     try:
         field = upload._meta.get_field("file")
         upload.file.name = store.create(field.generate_filename(upload, upload.filename))

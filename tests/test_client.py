@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +323,38 @@ def test_lost_completion_answer_is_recovered(token: Any, list_url: str, data_fil
     assert lost == [result.url]
     assert result.status == "complete"
     assert stored_bytes(ChunkedUpload.objects.get(pk=result.id)) == data_file.read_bytes()
+
+
+def lose_first_creation_answer(lost: list[str]) -> Any:
+    """An httpx response hook: the server made the upload, the client never hears it."""
+
+    def hook(response: httpx.Response) -> None:
+        request = response.request
+        creation = request.method in ("PUT", "POST") and request.url.path.endswith("/uploads/")
+        if creation and not lost:
+            lost.append(request.headers["Idempotency-Key"])
+            response.read()
+            raise httpx.ReadError("connection lost", request=request)
+
+    return hook
+
+
+@pytest.mark.parametrize("size", [3 * CHUNK + 5, 0], ids=["chunks", "empty-file"])
+def test_lost_creation_answer_makes_no_second_upload(
+    token: Any, list_url: str, tmp_path: Path, size: int
+) -> None:
+    """The retry carries the same ``Idempotency-Key``: the server answers with the upload the
+    first request made (its first chunk stored once), instead of making a second one."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(os.urandom(size))
+    lost: list[str] = []
+    hooks = {"response": [lose_first_creation_answer(lost)]}
+    with httpx.Client(auth=token, event_hooks=hooks) as http:
+        result = client.upload(path, list_url, chunk_size=CHUNK, http=http, backoff=0.01)
+    assert len(lost) == 1 and lost[0].startswith('"')
+    assert result.status == "complete"
+    assert list(ChunkedUpload.objects.values_list("pk", flat=True)) == [uuid.UUID(result.id)]
+    assert stored_bytes(ChunkedUpload.objects.get()) == path.read_bytes()
 
 
 def test_saved_upload_that_completed_is_returned(

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.ranges import ContentRange
 
 from .helpers import stored_bytes
-from .test_client import CHUNK, Interrupted
+from .test_client import CHUNK, Interrupted, lose_first_creation_answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,6 +78,20 @@ def test_parallel_upload_completes(
     assert stored_bytes(upload) == content
     assert upload.checksum == hashlib.md5(content).hexdigest()
     assert reports[-1] == len(content)
+
+
+def test_lost_first_answer_makes_no_second_parallel_upload(
+    token: Any, list_url: str, data_file: Path
+) -> None:
+    lost: list[str] = []
+    hooks = {"response": [lose_first_creation_answer(lost)]}
+    with httpx.Client(auth=token, event_hooks=hooks) as http:
+        result = client.upload(
+            data_file, list_url, chunk_size=CHUNK, http=http, parallel=4, backoff=0.01
+        )
+    assert len(lost) == 1
+    assert list(ChunkedUpload.objects.values_list("pk", flat=True)) == [uuid.UUID(result.id)]
+    assert stored_bytes(ChunkedUpload.objects.get()) == data_file.read_bytes()
 
 
 def test_interrupted_parallel_upload_resumes_with_the_missing_chunks(

@@ -200,6 +200,21 @@ CASES: list[tuple[exceptions.UploadError, int, str, str, dict[str, Any]]] = [
         {"seconds": 6.0},
     ),
     (
+        exceptions.InvalidIdempotencyKey(255),
+        400,
+        "invalid_idempotency_key",
+        "Idempotency-Key must be 1 to 255 visible ASCII characters, as a token or a quoted string",
+        {"max_chars": 255},
+    ),
+    (
+        exceptions.IdempotencyKeyReused(),
+        422,
+        "idempotency_key_reused",
+        "This Idempotency-Key was sent with another request (another total or mode); send a new"
+        " key for a new upload",
+        {},
+    ),
+    (
         exceptions.UploadBusy(),
         409,
         "upload_busy",

@@ -37,10 +37,10 @@ OPERATIONS = {
     ("delete", DETAIL): "uploads_destroy",
 }
 ERRORS = {
-    "uploads_create": {"400", "401", "403"},
+    "uploads_create": {"400", "401", "403", "409", "422"},
     "uploads_append": {"400", "401", "403", "404", "409", "410"},
     "uploads_complete": {"400", "401", "403", "404", "409", "410", "415"},
-    "uploads_create_complete": {"400", "401", "403"},
+    "uploads_create_complete": {"400", "401", "403", "409", "422"},
     "uploads_list": {"401", "403", "404"},
     "uploads_retrieve": {"401", "403", "404"},
     "uploads_destroy": {"401", "403", "404", "409"},

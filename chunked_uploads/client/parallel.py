@@ -1,7 +1,9 @@
 """``ParallelUploader``: one file over several connections, in the server's parallel mode.
 
-The first chunk creates the upload with ``Upload-Mode: parallel``; the other chunks go out on
-``connections`` threads sharing one httpx client (its pool keeps one connection per thread busy).
+The first chunk creates the upload with ``Upload-Mode: parallel`` (and the uploader's
+``Idempotency-Key``, so that a retry whose first answer was lost finds it); the other chunks go
+out on ``connections`` threads sharing one httpx client (its pool keeps one connection per thread
+busy).
 Each chunk is retried on its own (network errors, 5xx, ``upload_busy``). A ``range_overlap``
 answer (an earlier attempt whose answer was lost, say) names the stored ranges: only the chunk's
 bytes inside them count as sent, and the rest of the chunk is sent on its own. After an
@@ -145,7 +147,7 @@ class ParallelUploader(ChunkedUploader):
             data = self.file.read(length)
         headers = {"Content-Range": f"bytes {start}-{start + len(data) - 1}/{self.size}"}
         if url == self.list_url:
-            headers.update(PARALLEL_HEADERS)
+            headers.update(PARALLEL_HEADERS, **{"Idempotency-Key": self.idempotency_key})
         content, headers = self._chunk_body(data, start, headers)
         try:
             return check_response(self.http.put(url, content=content, headers=headers))

@@ -70,6 +70,9 @@ class ChunkedUploader:
         self.size = file.seek(0, os.SEEK_END)
         self.upload_url: str | None = None
         self.offset = 0
+        # Sent with the request that creates the upload, and with its retries: a creation whose
+        # answer was lost is answered again with the upload it made (docs/protocol.md).
+        self.idempotency_key = f'"{uuid.uuid4()}"'
         self._digest = new_hash(self.algorithm)
         self._hashed = 0
 
@@ -116,6 +119,8 @@ class ChunkedUploader:
         data = self.file.read(min(self.chunk_size, self.size - start))
         end = start + len(data) - 1
         headers = {"Content-Range": f"bytes {start}-{end}/{self.size}"}
+        if self.upload_url is None:
+            headers["Idempotency-Key"] = self.idempotency_key
         content, headers = self._body(data, start, headers)
         method_url = self.upload_url or self.list_url
         try:
@@ -154,15 +159,30 @@ class ChunkedUploader:
         return Upload.from_response(body)
 
     def _single_shot(self) -> Upload:
-        """An empty file has no byte range: send it whole, with its checksum, in one POST."""
+        """An empty file has no byte range: send it whole, with its checksum, in one POST; sent
+        again (the same ``Idempotency-Key``) after a network error or a busy answer."""
+        failures = 0
+        while True:
+            try:
+                return self._send_whole()
+            except Retry as error:
+                failures += 1
+                self._wait(failures, error)
+
+    def _send_whole(self) -> Upload:
         files = {self.field_name: (self.filename, b"", "application/octet-stream")}
         data = {self.algorithm: new_hash(self.algorithm).hexdigest()}
+        headers = {"Idempotency-Key": self.idempotency_key}
         try:
-            response = check_response(self.http.post(self.list_url, files=files, data=data))
+            response = check_response(
+                self.http.post(self.list_url, files=files, data=data, headers=headers)
+            )
+        except httpx.TransportError as error:
+            raise Retry(f"{type(error).__name__}: {error}") from error
         except UploadError as error:
             # A refused single shot leaves nothing behind: send it again with the right checksum.
             if error.code == "checksum_required" and self._learn_algorithm(error.body):
-                return self._single_shot()
+                return self._send_whole()
             raise
         return Upload.from_response(response)
 

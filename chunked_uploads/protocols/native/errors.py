@@ -152,6 +152,20 @@ ANSWERS: dict[type[Exception], Answer] = {
         status.HTTP_408_REQUEST_TIMEOUT,
         extra=lambda x: {"seconds": x.seconds},
     ),
+    e.InvalidIdempotencyKey: Answer(
+        "invalid_idempotency_key",
+        lambda x: (
+            f"Idempotency-Key must be 1 to {x.max_chars} visible ASCII characters, as a token or a"
+            " quoted string"
+        ),
+        extra=lambda x: {"max_chars": x.max_chars},
+    ),
+    e.IdempotencyKeyReused: Answer(
+        "idempotency_key_reused",
+        "This Idempotency-Key was sent with another request (another total or mode); send a new"
+        " key for a new upload",
+        status.HTTP_422_UNPROCESSABLE_ENTITY,
+    ),
     e.UploadBusy: Answer(
         "upload_busy",
         "Upload is busy: another request is writing to it. Retry after it finished.",

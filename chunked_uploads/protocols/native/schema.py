@@ -73,6 +73,8 @@ DESCRIPTIONS = {
     "destroy": "Removes the upload and its stored bytes.",
 }
 CHUNK_BODY_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
+# ``Idempotency-Key``: as ``views.idempotency_key()`` accepts it.
+IDEMPOTENCY_KEY_PATTERN = r'^(?:[!#-\[\]-~]{1,255}|"[!#-\[\]-~]{1,255}")$'
 # ``Content-Range: bytes START-END/TOTAL``, END inclusive; ASCII digits as ranges.py accepts them.
 CONTENT_RANGE_PATTERN = r"^bytes [0-9]+-[0-9]+/[0-9]+$"
 
@@ -148,6 +150,12 @@ AUTH_ERRORS = {
 }
 NOT_FOUND = {404: _error("No such upload, or one the caller may not see.")}
 BUSY = {409: _error("`upload_busy`: another request is writing to this upload; retry later.")}
+KEY_REUSED = {
+    422: _error(
+        "`idempotency_key_reused`: the `Idempotency-Key` made an upload for another request"
+        " (another total or mode)."
+    )
+}
 GONE = {410: _error("`upload_expired`: the upload expired before it was completed.")}
 CHUNK_ERRORS = _error(
     "The chunk was refused: no chunk, a malformed or inconsistent `Content-Range`, a size over the"
@@ -232,6 +240,8 @@ class ChunkedUploadSchema(AutoSchema):
             parameters.append(content_range_parameter())
         if self.action == "create":
             parameters.append(upload_mode_parameter())
+        if self.action in ("create", "create_complete"):
+            parameters.append(idempotency_key_parameter())
         if self.action in CHUNK_BODY_ACTIONS:
             parameters.append(content_disposition_parameter())
         checksum = self._checksum()
@@ -275,7 +285,7 @@ class ChunkedUploadSchema(AutoSchema):
     def get_response_serializers(self) -> Any:
         default = super().get_response_serializers()
         per_action: dict[str, dict[int, Any]] = {
-            "create": {200: default, 400: CHUNK_ERRORS, **AUTH_ERRORS},
+            "create": {200: default, 400: CHUNK_ERRORS, **AUTH_ERRORS, **BUSY, **KEY_REUSED},
             "partial_update": {
                 200: default,
                 400: CHUNK_ERRORS,
@@ -297,6 +307,8 @@ class ChunkedUploadSchema(AutoSchema):
                 200: default,
                 400: _error("The file or its checksum was refused; nothing is kept."),
                 **AUTH_ERRORS,
+                **BUSY,
+                **KEY_REUSED,
             },
             "list": {
                 200: default,
@@ -352,6 +364,20 @@ def upload_mode_parameter() -> OpenApiParameter:
         description="`parallel`: later chunks may be sent at any offset, in any order, over"
         " several connections (the upload's `ranges` say which bytes are stored; a chunk over"
         " stored bytes is refused with `range_overlap`). Default: `sequential`.",
+    )
+
+
+def idempotency_key_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="A key the client makes up for this new upload (a random UUID, say), bare or"
+        " quoted. Sent again with the same request (its answer lost), the request gets the"
+        " upload the first one made (a first chunk is not stored twice, a whole file not"
+        " completed twice); `409 upload_busy` while the first one is still being written;"
+        " `422 idempotency_key_reused` with another total or mode.",
     )
 
 

@@ -11,6 +11,7 @@ are kept: ``field_name``, ``model``, ``user_field_name``, ``max_bytes``/``get_ma
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar
@@ -36,6 +37,7 @@ from ...bodies.requests import open_chunk_body
 from ...chunk_digests import parse_body_digests
 from ...conf import conf
 from ...models import AbstractChunkedUpload, ChunkedUpload
+from ...ranges import parse_content_range
 from .errors import to_api_exception
 from .pagination import ProjectOrUploadPagination
 from .parsers import NestingSafeJSONParser, UnreadBodyParser, UnreadMultipartParser
@@ -43,6 +45,10 @@ from .routers import DETAIL_ACTIONS, LIST_ACTIONS
 from .serializers import ChunkedUploadSerializer
 
 PARALLEL_MODE = "parallel"  # the value of ``Upload-Mode`` that asks for parallel mode
+# ``Idempotency-Key``: visible ASCII but quotes, backslashes and spaces, bare or quoted (the
+# structured-field string the IETF draft names, and the bare tokens payment APIs use).
+MAX_IDEMPOTENCY_KEY = 255
+_IDEMPOTENCY_KEY = re.compile(rf"[!#-\[\]-~]{{1,{MAX_IDEMPOTENCY_KEY}}}")
 CHUNK_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
 # The actions a router derives from a plain ``ModelViewSet`` (DRF's ``SimpleRouter`` and
 # ``DefaultRouter`` map ``post`` to ``create``, ``put`` to ``update``, ...): ``as_view()`` replaces
@@ -51,6 +57,20 @@ MODEL_VIEWSET_ACTIONS = frozenset(
     {"list", "create", "retrieve", "update", "partial_update", "destroy"}
 )
 DJANGO_REQUEST_LIMITS = (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+def idempotency_key(meta: Mapping[str, Any]) -> str | None:
+    """The request's ``Idempotency-Key``, without its quotes; ``InvalidIdempotencyKey`` if it is
+    not 1 to ``MAX_IDEMPOTENCY_KEY`` visible characters."""
+    value = meta.get("HTTP_IDEMPOTENCY_KEY")
+    if value is None:
+        return None
+    key = str(value).strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise exceptions.InvalidIdempotencyKey(MAX_IDEMPOTENCY_KEY)
+    return key
 
 
 class CompletionHook:
@@ -177,8 +197,11 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
     # -- actions -----------------------------------------------------------------------------
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Start an upload with its first chunk (``PUT`` on the list route)."""
-        upload = self.receive_chunk(request, whole=False).upload
+        """Start an upload with its first chunk (``PUT`` on the list route); sent again with the
+        same ``Idempotency-Key``, answer with the upload the first request made."""
+        upload = self.made_before(request, whole=False)
+        if upload is None:
+            upload = self.receive_chunk(request, whole=False).upload
         return Response(self.get_serializer(upload).data, status=status.HTTP_200_OK)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -194,7 +217,11 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         return hook.response(upload)
 
     def create_complete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """Upload a whole file and its checksum in one request (``POST`` on the list route)."""
+        """Upload a whole file and its checksum in one request (``POST`` on the list route); sent
+        again with the same ``Idempotency-Key``, answer with the upload the first request made."""
+        made = self.made_before(request, whole=True)
+        if made is not None:
+            return Response(self.get_response_data(made, request), status=status.HTTP_200_OK)
         received = self.receive_chunk(request, whole=True)
         upload = received.upload
         hook = CompletionHook(self, request)
@@ -215,6 +242,37 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
 
     # -- plumbing ----------------------------------------------------------------------------
 
+    def made_before(self, request: Request, *, whole: bool) -> AbstractChunkedUpload | None:
+        """The upload an earlier creation request with this request's ``Idempotency-Key`` made
+        (its answer was lost, and this is the retry), or ``None``: then the request creates it."""
+        upload_id = self.idempotent_id(request)
+        if upload_id is None:
+            return None
+        total = None
+        if not whole:
+            try:
+                total = parse_content_range(request.META.get("HTTP_CONTENT_RANGE")).total
+            except (exceptions.InvalidContentRange, exceptions.RangeExceedsTotal):
+                return None  # refused in the protocol's order by ``receive_chunk``
+        return uploads.made_before(
+            self.get_queryset(),
+            upload_id,
+            total=total,
+            parallel=not whole and self.wants_parallel(request),
+            whole=whole,
+        )
+
+    def idempotent_id(self, request: Request) -> Any:
+        """The id the new upload takes when the request carries an ``Idempotency-Key``."""
+        key = idempotency_key(request.META)
+        if key is None:
+            return None
+        try:
+            owner = self.get_owner_fields(request)
+        except exceptions.UserRequired:
+            return None  # refused in the protocol's order by ``receive_chunk``
+        return uploads.idempotent_id(self.get_model(), owner, key)
+
     def receive_chunk(self, request: Request, *, whole: bool) -> chunks.Received:
         """Describe the request's chunk to the core and stream its body into the upload."""
         digests = parse_body_digests(request.META)
@@ -223,8 +281,14 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             owner = partial(self.get_owner_fields, request)
             user = getattr(request, "user", None)
             parallel = not whole and self.wants_parallel(request)
+            upload_id = self.idempotent_id(request)
             target = chunks.NewUpload(
-                self.get_model(), owner, user, self.user_field_name, parallel=parallel
+                self.get_model(),
+                owner,
+                user,
+                self.user_field_name,
+                fields={} if upload_id is None else {"id": upload_id},
+                parallel=parallel,
             )
         else:
             target = chunks.ExistingUpload(self.get_object, self.user_field_name)
