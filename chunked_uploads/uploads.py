@@ -358,12 +358,16 @@ def made_before(
     whole: bool,
 ) -> Upload | None:
     """The upload an earlier creation request with the same idempotency key made, for its retry
-    (``idempotent_id``), or ``None``: the earlier request never made it, or (``whole``) it is the
-    remains of a single shot that died part-way, deleted here so that the retry makes it again.
+    (``idempotent_id``), or ``None``: the earlier request never made it, or it expired unfinished,
+    or (``whole``) it is the remains of a single shot that died part-way; those are deleted here,
+    so that the retry makes the upload again.
     ``IdempotencyKeyReused`` if it was made for another total or mode; ``UploadBusy`` while the
     earlier request still writes it."""
     upload = queryset.filter(pk=upload_id).first()
     if upload is None:
+        return None
+    if upload.expired:  # nothing to go on with: the retry starts the upload again
+        delete_upload(upload)
         return None
     if upload.parallel != parallel or (total is not None and upload.size != total):
         raise exceptions.IdempotencyKeyReused()

@@ -19,11 +19,13 @@ import pytest
 import time_machine
 from django.test import override_settings
 from django.utils import timezone
-from rest_framework.test import APIClient
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from chunked_uploads import exceptions, signals, uploads
 from chunked_uploads.models import ChunkedUpload
 from chunked_uploads.ranges import ContentRange
+from chunked_uploads.views import ChunkedUploadViewSet
 
 from .helpers import LIST_URL, md5, put_chunk, stored_bytes
 from .servers import LiveServer, live_server
@@ -275,3 +277,24 @@ def test_a_first_chunk_whose_answer_was_lost_is_found_again(server: LiveServer) 
     assert retry.json()["offset"] == len(data)
     assert uploads_of(server, total) == [retry.json()["id"]]
     assert server.stored_bytes(retry.json()["id"]) == data
+
+
+def test_an_upload_that_expired_is_made_again(api: APIClient, payload: bytes) -> None:
+    made = first_chunk(api, payload, **KEY).json()
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        again = first_chunk(api, payload, **KEY)
+        assert again.status_code == 200, again.content
+        assert (again.json()["id"], again.json()["offset"]) == (made["id"], CHUNK)
+        assert again.json()["created_at"] != made["created_at"]
+    assert ChunkedUpload.objects.count() == 1
+
+
+def test_anonymous_callers_get_no_idempotency() -> None:
+    class NullOwnerViewSet(ChunkedUploadViewSet):
+        def get_owner_fields(self, request: Any) -> dict[str, Any]:
+            return {"user": None}  # a model whose user field is nullable, an anonymous caller
+
+    request = Request(APIRequestFactory().put(LIST_URL, HTTP_IDEMPOTENCY_KEY="k"))
+    assert NullOwnerViewSet().idempotent_id(request) is None
+    # The default model needs a user: the request is refused as without a key (user_required).
+    assert ChunkedUploadViewSet().idempotent_id(request) is None

@@ -271,6 +271,8 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             owner = self.get_owner_fields(request)
         except exceptions.UserRequired:
             return None  # refused in the protocol's order by ``receive_chunk``
+        if any(value is None for value in owner.values()):
+            return None  # anonymous callers cannot be told apart: no key is theirs alone
         return uploads.idempotent_id(self.get_model(), owner, key)
 
     def receive_chunk(self, request: Request, *, whole: bool) -> chunks.Received:
