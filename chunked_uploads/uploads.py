@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from . import exceptions, handoff, parts, signals
 from .combinable_checksums import is_combinable
@@ -334,8 +335,7 @@ def _open_writer(store: ChunkStore, upload: AbstractChunkedUpload, offset: int) 
         raise exceptions.StoredBytesMissing() from None
 
 
-# The namespace of the upload ids that idempotency keys name (``idempotent_id``).
-_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d4c1e-5b2a-4c36-9a57-1f0c2f3e8d41")
+_IDEMPOTENCY_SALT = "chunked_uploads.uploads.idempotent_id"
 
 
 def idempotent_id(
@@ -344,9 +344,12 @@ def idempotent_id(
     """The id of the upload a creation request carrying the idempotency ``key`` makes for
     ``owner``: the same when the request is sent again, another for any other owner or key. A
     second row with that id cannot be inserted, so two requests with one key never make two
-    uploads, on any database."""
+    uploads, on any database. It is an HMAC under the project's ``SECRET_KEY``: nobody can tell
+    an upload's id from its key, as nobody can guess an id made at random."""
     who = "&".join(f"{name}={getattr(value, 'pk', value)}" for name, value in sorted(owner.items()))
-    return uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{model._meta.label_lower}\n{who}\n{key}")
+    name = f"{model._meta.label_lower}\n{who}\n{key}"
+    digest = salted_hmac(_IDEMPOTENCY_SALT, name, algorithm="sha256").digest()
+    return uuid.UUID(bytes=digest[:16], version=4)
 
 
 def made_before(

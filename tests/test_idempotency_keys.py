@@ -152,6 +152,19 @@ def test_a_first_chunk_still_being_written_is_busy(api: APIClient, payload: byte
     assert (again.status_code, again.json()["id"]) == (200, made["id"])
 
 
+def test_the_id_cannot_be_told_from_the_key_without_the_secret(user: Any, other_user: Any) -> None:
+    ids = {
+        uploads.idempotent_id(ChunkedUpload, {"user": user}, "key"),
+        uploads.idempotent_id(ChunkedUpload, {"user": other_user}, "key"),
+        uploads.idempotent_id(ChunkedUpload, {"user": user}, "key2"),
+    }
+    assert len(ids) == 3
+    same = uploads.idempotent_id(ChunkedUpload, {"user": user}, "key")
+    assert same in ids and same.version == 4
+    with override_settings(SECRET_KEY="another project's secret key, long enough to be one"):
+        assert uploads.idempotent_id(ChunkedUpload, {"user": user}, "key") not in ids
+
+
 def test_an_id_taken_meanwhile_makes_the_creation_busy(user: Any) -> None:
     """Two creations with one key at the same moment both find no upload; the second's insert
     then fails on the id, answered ``upload_busy``, and its retry finds the first's upload."""
