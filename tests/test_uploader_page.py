@@ -198,3 +198,40 @@ def test_parallel_upload_pause_reload_resume(page: Any, live_server: Any, tmp_pa
     assert upload.filename == "parallel.bin"
     assert upload.checksum == hashlib.md5(content).hexdigest()
     assert stored_bytes(upload) == content
+
+
+@pytest.mark.parametrize("connections", [1, 4])
+def test_a_lost_creation_answer_makes_no_second_upload(
+    page: Any, live_server: Any, tmp_path: Path, connections: int
+) -> None:
+    """The server makes the upload but its answer never reaches the page (the connection drops):
+    the page retries with the same ``Idempotency-Key`` and gets that upload, so one upload holds
+    the whole file."""
+    path = tmp_path / "lost.bin"
+    content = os.urandom(6 * CHUNK + 17)
+    path.write_bytes(content)
+    keys: list[str] = []
+
+    def lose_first_answer(route: Any) -> None:
+        request = route.request
+        if request.method != "PUT":
+            route.continue_()
+            return
+        keys.append(request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            route.fetch()  # the server stores the first chunk and answers...
+            route.abort("connectionreset")  # ...and the page never hears it
+        else:
+            route.continue_()
+
+    page.route("**/api/uploads/", lose_first_answer)
+    page.goto(f"{live_server.url}/upload/?chunk_size={CHUNK}")
+    page.fill("#connections", str(connections))
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector("[data-state=ready]")
+    page.click("#start")
+    page.wait_for_selector("[data-state=complete]", timeout=60_000)
+    assert len(keys) == 2 and keys[0] == keys[1] and keys[0].startswith('"')
+    upload = ChunkedUpload.objects.get()
+    assert stored_bytes(upload) == content
+    assert upload.checksum == hashlib.md5(content).hexdigest()

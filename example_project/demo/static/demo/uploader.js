@@ -11,6 +11,8 @@
  * With more than one connection, the upload uses the server's parallel mode (`Upload-Mode:
  * parallel` on the first chunk): that many chunks travel at once, and resuming sends the chunks
  * the upload's `ranges` do not cover. The MD5 is then computed from the file before completing.
+ * The request that creates the upload carries an `Idempotency-Key`, so that its retry after a lost
+ * answer gets the upload the server made instead of a second one.
  */
 "use strict";
 
@@ -138,6 +140,10 @@
       this.hashed = 0;
       this.paused = false;
       this.connections = 1;
+      // Sent with the request that creates the upload and with its retries: if the first answer
+      // was lost, the server answers a retry with the upload it made (no second upload).
+      const random = crypto.getRandomValues(new Uint8Array(16)); // also on plain http
+      this.idempotencyKey = `"${Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")}"`;
     }
 
     async request(method, url, { body, headers = {} } = {}) {
@@ -200,7 +206,8 @@
       let record = await this.saved();
       if (record && record.status === "complete") return record;
       if (!record) {
-        record = await this.withRetries(() => this.putChunk(this.listUrl, 0, { "Upload-Mode": "parallel" }));
+        const creation = { "Upload-Mode": "parallel", "Idempotency-Key": this.idempotencyKey };
+        record = await this.withRetries(() => this.putChunk(this.listUrl, 0, creation));
         this.url = record.url;
         localStorage.setItem(this.key, record.url);
       }
@@ -299,6 +306,7 @@
             "Content-Type": "application/octet-stream",
             "Content-Range": `bytes ${start}-${end - 1}/${this.file.size}`,
             "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(this.file.name)}`,
+            ...(this.url ? {} : { "Idempotency-Key": this.idempotencyKey }),
           },
         });
       } catch (error) {
