@@ -363,9 +363,8 @@ def made_before(
     """The upload an earlier creation request with the same idempotency key made, for its retry
     (``idempotent_id``), or ``None``: the earlier request never made it, or it expired unfinished,
     or (``whole``) it is the remains of a single shot that died part-way; those are deleted here,
-    so that the retry makes the upload again.
-    ``IdempotencyKeyReused`` if it was made for another total or mode; ``UploadBusy`` while the
-    earlier request still writes it."""
+    so that the retry makes the upload again. ``IdempotencyKeyReused`` if it was made for another
+    total or mode; ``UploadBusy`` while the earlier request still writes it."""
     upload = queryset.filter(pk=upload_id).first()
     if upload is None:
         return None
@@ -376,11 +375,9 @@ def made_before(
         raise exceptions.IdempotencyKeyReused()
     if upload.status == UploadStatus.COMPLETE:
         return upload
-    if (
-        upload.lease_token is not None
-        and (upload.lease_expires_at or timezone.now()) > timezone.now()
-    ):
-        raise exceptions.UploadBusy()
+    expires = upload.lease_expires_at
+    if upload.lease_token is not None and expires is not None and expires > timezone.now():
+        raise exceptions.UploadBusy()  # the earlier request is still writing it
     if whole:
         delete_upload(upload)
         return None
