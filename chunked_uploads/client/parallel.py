@@ -81,14 +81,9 @@ class ParallelUploader(ChunkedUploader):
     # -- steps -------------------------------------------------------------------------------
 
     def _create(self) -> None:
-        failures = 0
-        while True:
-            try:
-                body = self._put(self.list_url, 0, min(self.chunk_size, self.size))
-                break
-            except Retry as error:
-                failures += 1
-                self._wait(failures, error)
+        body = self._with_retries(
+            lambda: self._put(self.list_url, 0, min(self.chunk_size, self.size))
+        )
         record = Upload.from_response(body)
         self._learn_algorithm(body)
         if body.get("parallel") is not True:
@@ -155,13 +150,7 @@ class ParallelUploader(ChunkedUploader):
             raise Retry(f"{type(error).__name__}: {error}") from error
 
     def _complete_with_retries(self) -> Upload:
-        failures = 0
-        while True:
-            try:
-                return self._complete()
-            except Retry as error:
-                failures += 1
-                self._wait(failures, error)
+        return self._with_retries(self._complete)
 
     def _finish(self, done: Upload) -> Upload:
         if self.state is not None:

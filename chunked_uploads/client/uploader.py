@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -28,6 +28,7 @@ SEND_BLOCK = 256 * 1024
 READ_BLOCK = 1024 * 1024
 MAX_BACKOFF = 30.0  # seconds: a server back after an outage is noticed within this
 
+T = TypeVar("T")
 Progress = Callable[[int, int], None]
 """``progress(bytes_sent, total)``; ``bytes_sent`` may go back when a chunk is retried."""
 
@@ -161,13 +162,7 @@ class ChunkedUploader:
     def _single_shot(self) -> Upload:
         """An empty file has no byte range: send it whole, with its checksum, in one POST; sent
         again (the same ``Idempotency-Key``) after a network error or a busy answer."""
-        failures = 0
-        while True:
-            try:
-                return self._send_whole()
-            except Retry as error:
-                failures += 1
-                self._wait(failures, error)
+        return self._with_retries(self._send_whole)
 
     def _send_whole(self) -> Upload:
         files = {self.field_name: (self.filename, b"", "application/octet-stream")}
@@ -207,6 +202,16 @@ class ChunkedUploader:
         except (httpx.TransportError, Retry):
             return  # still down; the next attempt will tell
         self.offset = record.offset if record.status != "complete" else self.size
+
+    def _with_retries(self, step: Callable[[], T]) -> T:
+        """``step()`` until it succeeds, waiting after each ``Retry`` (``_wait``)."""
+        failures = 0
+        while True:
+            try:
+                return step()
+            except Retry as error:
+                failures += 1
+                self._wait(failures, error)
 
     def _wait(self, failures: int, error: Retry) -> None:
         if failures > self.retries:
