@@ -437,6 +437,16 @@ def test_partials_expire_even_when_complete(api: APIClient) -> None:
     assert not ChunkedUpload.objects.exists()
 
 
+def test_used_up_partials_are_not_listed_as_files(api: APIClient) -> None:
+    url, partials = concatenate(api, [b"abc", b"def"])
+    waiting = new_partial(api, b"ghi")  # not used yet: listed, as before
+    listed = api.get("/api/uploads/").json()["results"]
+    assert sorted(item["id"] for item in listed) == sorted(
+        str(upload_of(u).pk) for u in (url, waiting)
+    )
+    assert api.get(f"/api/uploads/{upload_of(partials[0]).pk}/").status_code == 200
+
+
 def test_used_up_partials_expire_and_the_final_upload_stays(api: APIClient) -> None:
     url, partials = concatenate(api, [b"abc", b"def"])
     with time_machine.travel(timezone.now() + timedelta(days=2)):

@@ -36,7 +36,7 @@ from ...bodies import content_length
 from ...bodies.requests import open_chunk_body
 from ...chunk_digests import parse_body_digests
 from ...conf import conf
-from ...models import AbstractChunkedUpload, ChunkedUpload
+from ...models import AbstractChunkedUpload, ChunkedUpload, Concatenation
 from ...ranges import parse_content_range
 from .errors import to_api_exception
 from .pagination import ProjectOrUploadPagination
@@ -161,6 +161,16 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
             if user is None or not user.is_authenticated:
                 return queryset.none()
             queryset = queryset.filter(**{self.user_field_name: user})
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        queryset = super().filter_queryset(queryset)
+        if self.action == "list":
+            # Partial uploads a tus final upload used up are pieces of a file, kept only for a
+            # client that retries the final upload (``concatenation.py``): not listed as files.
+            queryset = queryset.exclude(
+                concatenation=Concatenation.PARTIAL, concatenated_into__isnull=False
+            )
         return queryset
 
     def get_object(self) -> Any:
