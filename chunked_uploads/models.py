@@ -79,9 +79,15 @@ class ConfiguredStorage(Storage):
 
 
 def unfinished_uploads() -> models.Q:
-    """The rows ``AbstractChunkedUpload.unfinished`` is true of (they count against the quotas
-    and expire): incomplete uploads, and partial uploads no final upload took yet."""
+    """The rows ``AbstractChunkedUpload.unfinished`` is true of (they expire): incomplete uploads,
+    and partial uploads, complete or not. The quotas leave out the ``taken_partials()``."""
     return models.Q(status=UploadStatus.UPLOADING) | models.Q(concatenation=Concatenation.PARTIAL)
+
+
+def taken_partials() -> models.Q:
+    """Partial uploads a final upload took (``concatenation.py``): the final upload counts for
+    their bytes, and once it is complete they are records without bytes, not files."""
+    return models.Q(concatenation=Concatenation.PARTIAL, concatenated_into__isnull=False)
 
 
 def upload_storage() -> Storage:

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from . import exceptions
 from .conf import conf
-from .models import AbstractChunkedUpload, Concatenation, unfinished_uploads
+from .models import AbstractChunkedUpload, taken_partials, unfinished_uploads
 from .ranges import ContentRange
 
 
@@ -106,4 +106,4 @@ def _unfinished(model: type[AbstractChunkedUpload], user_field: str, user: Any) 
     alive_since = timezone.now() - conf.expiration_delta
     return model._default_manager.filter(
         unfinished_uploads(), **{user_field: user}, created_at__gt=alive_since
-    ).exclude(concatenation=Concatenation.PARTIAL, concatenated_into__isnull=False)
+    ).exclude(taken_partials())

@@ -36,7 +36,7 @@ from ...bodies import content_length
 from ...bodies.requests import open_chunk_body
 from ...chunk_digests import parse_body_digests
 from ...conf import conf
-from ...models import AbstractChunkedUpload, ChunkedUpload, Concatenation
+from ...models import AbstractChunkedUpload, ChunkedUpload, taken_partials
 from ...ranges import parse_content_range
 from .errors import to_api_exception
 from .pagination import ProjectOrUploadPagination
@@ -168,9 +168,7 @@ class ChunkedUploadViewSet(viewsets.ModelViewSet):  # type: ignore[type-arg]
         if self.action == "list":
             # Partial uploads a tus final upload used up are pieces of a file, kept only for a
             # client that retries the final upload (``concatenation.py``): not listed as files.
-            queryset = queryset.exclude(
-                concatenation=Concatenation.PARTIAL, concatenated_into__isnull=False
-            )
+            queryset = queryset.exclude(taken_partials())
         return queryset
 
     def get_object(self) -> Any:
