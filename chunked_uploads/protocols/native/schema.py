@@ -37,6 +37,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from ...conf import conf
+from .views import IDEMPOTENCY_KEY_CHARS, MAX_IDEMPOTENCY_KEY
 
 DEFAULT_PREFIX = "uploads"
 # The protocol's action names (PROTOCOL.md); ``partial_update`` is the "append" of the protocol.
@@ -73,8 +74,9 @@ DESCRIPTIONS = {
     "destroy": "Removes the upload and its stored bytes.",
 }
 CHUNK_BODY_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
-# ``Idempotency-Key``: as ``views.idempotency_key()`` accepts it.
-IDEMPOTENCY_KEY_PATTERN = r'^(?:[!#-\[\]-~]{1,255}|"[!#-\[\]-~]{1,255}")$'
+# ``Idempotency-Key``: as ``views.idempotency_key()`` accepts it, bare or quoted.
+_KEY = f"{IDEMPOTENCY_KEY_CHARS}{{1,{MAX_IDEMPOTENCY_KEY}}}"
+IDEMPOTENCY_KEY_PATTERN = f'^(?:{_KEY}|"{_KEY}")$'
 # ``Content-Range: bytes START-END/TOTAL``, END inclusive; ASCII digits as ranges.py accepts them.
 CONTENT_RANGE_PATTERN = r"^bytes [0-9]+-[0-9]+/[0-9]+$"
 

@@ -48,7 +48,8 @@ PARALLEL_MODE = "parallel"  # the value of ``Upload-Mode`` that asks for paralle
 # ``Idempotency-Key``: visible ASCII but quotes, backslashes and spaces, bare or quoted (the
 # structured-field string the IETF draft names, and the bare tokens payment APIs use).
 MAX_IDEMPOTENCY_KEY = 255
-_IDEMPOTENCY_KEY = re.compile(rf"[!#-\[\]-~]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+IDEMPOTENCY_KEY_CHARS = r"[!#-\[\]-~]"
+_IDEMPOTENCY_KEY = re.compile(rf"{IDEMPOTENCY_KEY_CHARS}{{1,{MAX_IDEMPOTENCY_KEY}}}")
 CHUNK_ACTIONS = frozenset({"create", "partial_update", "create_complete"})
 # The actions a router derives from a plain ``ModelViewSet`` (DRF's ``SimpleRouter`` and
 # ``DefaultRouter`` map ``post`` to ``create``, ``put`` to ``update``, ...): ``as_view()`` replaces
